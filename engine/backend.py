@@ -1,0 +1,48 @@
+"""The Backend contract every inference backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, ClassVar
+
+from .types import Capabilities, Chunk, GenerationConfig, Message, ModelInfo
+
+
+class Backend(ABC):
+    """Streams chat completions from one kind of model server or runtime.
+
+    `stream` yields text chunks and ends with one chunk that has `done=True`, a
+    `finish_reason` and `usage`. Failures raise `EngineError` subclasses. Closing the
+    iterator early (``aclose()`` or breaking out of ``async for``) cancels upstream work.
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def stream(
+        self, model: str, messages: Sequence[Message], config: GenerationConfig
+    ) -> AsyncIterator[Chunk]:
+        """Stream the answer to `messages`."""
+
+    @abstractmethod
+    async def list_models(self) -> list[ModelInfo]:
+        """The models this backend can serve right now."""
+
+    @abstractmethod
+    async def health(self) -> dict[str, Any]:
+        """A cheap check that the backend can serve; {"ok": bool, "detail": str}."""
+
+    async def prepare(self, model: str) -> None:  # noqa: B027 - optional hook
+        """Load or warm up `model` so the first turn is fast."""
+
+    @abstractmethod
+    async def capabilities(self, model: str) -> Capabilities:
+        """What this backend can do with `model`."""
+
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        """Embedding vectors for `texts`."""
+        raise NotImplementedError(f"the {self.name} backend has no embeddings")
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections, threads and loaded models."""

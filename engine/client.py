@@ -1,0 +1,265 @@
+"""`Engine`: resolve a model reference, stream a turn with hooks, list and plan models.
+
+This is the engine's public face, used by the app and usable as a library::
+
+    from engine import Engine, Message
+    engine = Engine()
+    for chunk in engine.stream_sync("local::smollm2", [Message("user", "Hi!")]):
+        print(chunk.text, end="", flush=True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from .backend import Backend
+from .config import EndpointConfig, EngineConfig
+from .errors import EngineError
+from .gguf import read_gguf
+from .hooks import HookRunner, Turn, discover_hooks
+from .local import LocalBackend
+from .openai_backend import OpenAIBackend
+from .refs import ResolvedModel, resolve
+from .registry import backend_class, backend_names
+from .types import Chunk, GenerationConfig, Message, ModelInfo, Usage
+
+_DONE = object()
+
+
+class TurnStream:
+    """The chunks of one turn. Iterate it; `cancel()` (from any thread) ends it early.
+
+    The last chunk always has `done=True`: finish_reason "stop" or "length" with usage and
+    metrics, "cancelled" after `cancel()` with what arrived, or "error" with `error` set.
+    """
+
+    def __init__(self, engine: Engine, ref: str, messages: Sequence[Message],
+                 config: GenerationConfig, hooks: Iterable[Any]) -> None:
+        self._engine = engine
+        self._ref = ref
+        self._messages = list(messages)
+        self._config = config
+        self._runner = HookRunner([*engine.hooks, *hooks])
+        self.turn = Turn(model_ref=ref, backend="", model="")
+        self.resolved: ResolvedModel | None = None
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._producer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finished = False
+        self._cancelled = False
+        self._streamed = 0
+
+    def __aiter__(self) -> TurnStream:
+        return self
+
+    def cancel(self) -> None:
+        """Stop the answer; the stream ends with a "cancelled" chunk. Safe from any thread."""
+        self._cancelled = True
+        if self._loop is not None and self._producer is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._producer.cancel)
+
+    async def _produce(self, backend: Backend, model: str) -> None:
+        agen = backend.stream(model, self._messages, self._config)
+        try:
+            async for chunk in agen:
+                await self._queue.put(chunk)
+        except EngineError as exc:
+            await self._queue.put(exc)
+        except asyncio.CancelledError:
+            await self._queue.put(_DONE)
+            raise
+        except Exception as exc:  # a backend bug must not take the app down
+            await self._queue.put(EngineError(f"{backend.name} backend failed: {exc}"))
+        finally:
+            await agen.aclose()  # type: ignore[attr-defined]
+
+    def _start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.resolved = self._engine.resolve(self._ref)
+        backend = self._engine.backend_for(self.resolved)
+        self.turn.backend = self.resolved.endpoint or self.resolved.backend
+        self.turn.model = self.resolved.model
+        self._runner.start(self.turn)
+        self._producer = asyncio.create_task(self._produce(backend, self.resolved.model))
+        if self._cancelled:
+            self._producer.cancel()
+
+    def _finish(self, reason: str, usage: Usage | None, error: EngineError | None = None) -> Chunk:
+        self._finished = True
+        if error is not None:
+            self._runner.error(self.turn, error)
+        self.turn.finish_reason = reason  # type: ignore[assignment]
+        self.turn.usage = usage
+        self._runner.end(self.turn)
+        return Chunk(done=True, finish_reason=reason, usage=usage,  # type: ignore[arg-type]
+                     error=str(error) if error else None,
+                     error_kind=error.kind if error else None, metrics=self.turn.metrics)
+
+    async def __anext__(self) -> Chunk:
+        if self._finished:
+            raise StopAsyncIteration
+        if self._producer is None:
+            try:
+                self._start()
+            except EngineError as exc:
+                return self._finish("error", None, exc)
+        item = await self._queue.get()
+        if item is _DONE or (self._cancelled and not isinstance(item, Chunk | EngineError)):
+            return self._finish("cancelled", Usage(None, self._streamed, estimated=True))
+        if isinstance(item, EngineError):
+            return self._finish("error", Usage(None, self._streamed, estimated=True), item)
+        if item.text:
+            if self.turn.first_token_at is None:
+                self._runner.first_token(self.turn)
+            self._streamed += 1
+        if item.done:
+            finished = self._finish(item.finish_reason or "stop", item.usage)
+            finished.text = item.text
+            return finished
+        return item
+
+    async def aclose(self) -> None:
+        """Stop the answer and release the backend stream."""
+        if self._producer is not None and not self._producer.done():
+            self._producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._producer
+        if self._producer is not None and not self._finished:
+            self._finish("cancelled", Usage(None, self._streamed, estimated=True))
+
+
+class Engine:
+    """Resolves model references to backends and runs turns through them with hooks."""
+
+    def __init__(self, config: EngineConfig | None = None, hooks: Iterable[Any] = (),
+                 *, discover: bool = True) -> None:
+        self.config = config or EngineConfig()
+        self.hooks: list[Any] = [*(discover_hooks(self.config.hooks) if discover else []),
+                                 *hooks]
+        self._backends: dict[str, Backend] = {}
+        self._sync_loop: asyncio.AbstractEventLoop | None = None
+
+    def resolve(self, ref: str) -> ResolvedModel:
+        """What `ref` names; raises ModelReferenceError with close matches."""
+        extra = tuple(n for n in backend_names() if n not in ("local", "openai"))
+        return resolve(ref, self.config, extra)
+
+    def backend_for(self, resolved: ResolvedModel) -> Backend:
+        """The (shared) backend instance that serves `resolved`."""
+        key = resolved.endpoint or resolved.backend
+        backend = self._backends.get(key)
+        if backend is None:
+            if resolved.backend == "local":
+                backend = LocalBackend(self.config.local)
+            elif resolved.backend == "openai":
+                endpoint = resolved.endpoint or "openai"
+                cfg = (self.config.openai if endpoint == "openai"
+                       else self.config.endpoints[endpoint])
+                backend = OpenAIBackend(endpoint, cfg)
+            else:
+                cls: Any = backend_class(resolved.backend)
+                backend = cls(key, self.config.endpoints.get(key, EndpointConfig()))
+            self._backends[key] = backend
+        return backend
+
+    def stream(self, ref: str, messages: Sequence[Message],
+               config: GenerationConfig | dict[str, Any] | None = None,
+               hooks: Iterable[Any] = ()) -> TurnStream:
+        """Stream the answer of model `ref` to `messages` (async iterator of chunks)."""
+        if not isinstance(config, GenerationConfig):
+            config = GenerationConfig(**(config or {}))
+        return TurnStream(self, ref, messages, config, hooks)
+
+    def stream_sync(self, ref: str, messages: Sequence[Message],
+                    config: GenerationConfig | dict[str, Any] | None = None,
+                    hooks: Iterable[Any] = ()) -> Iterator[Chunk]:
+        """`stream` for synchronous code; runs on the engine's own event loop."""
+        loop = self._sync_loop or asyncio.new_event_loop()
+        self._sync_loop = loop
+        turn = self.stream(ref, messages, config, hooks)
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(turn.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            loop.run_until_complete(turn.aclose())
+
+    async def prepare(self, ref: str) -> ResolvedModel:
+        """Load or warm up the model `ref` names."""
+        resolved = self.resolve(ref)
+        await self.backend_for(resolved).prepare(resolved.model)
+        return resolved
+
+    async def list_models(self) -> tuple[list[ModelInfo], dict[str, str]]:
+        """Local models and every configured endpoint's models, with per-endpoint errors."""
+        models: list[ModelInfo] = []
+        errors: dict[str, str] = {}
+        sources: list[ResolvedModel] = [ResolvedModel("local::", "local", None, "")]
+        if self.config.openai.api_key or self.config.openai.base_url:
+            sources.append(ResolvedModel("openai::", "openai", "openai", ""))
+        sources += [ResolvedModel(f"{n}::", "openai", n, "") for n in self.config.endpoints]
+
+        async def one(source: ResolvedModel) -> None:
+            try:
+                models.extend(await self.backend_for(source).list_models())
+            except EngineError as exc:
+                errors[source.endpoint or source.backend] = str(exc)
+
+        await asyncio.gather(*(one(s) for s in sources))
+        order = {s.endpoint or s.backend: i for i, s in enumerate(sources)}
+        models.sort(key=lambda m: order.get(m.ref.partition("::")[0], 0))
+        return models, errors
+
+    def plan(self, ref: str) -> dict[str, Any]:
+        """What `ref` resolves to and how it would run, without loading anything."""
+        resolved = self.resolve(ref)
+        plan: dict[str, Any] = {"ref": resolved.ref, "backend": resolved.backend,
+                                "model": resolved.model}
+        if resolved.backend == "local" and resolved.path is not None:
+            info = read_gguf(resolved.path)
+            local = self.config.local
+            plan.update({
+                "file": str(resolved.path),
+                "size_bytes": info.size_bytes,
+                "name": info.name,
+                "architecture": info.architecture,
+                "quantization": info.quantization,
+                "context_trained": info.context_length,
+                "context": min(local.n_ctx, info.context_length or local.n_ctx),
+                "threads": local.threads(),
+                "n_gpu_layers": local.n_gpu_layers,
+                "use_mmap": local.use_mmap,
+                "chat_template": "GGUF metadata" if info.chat_template else "ChatML fallback",
+            })
+        elif resolved.backend == "openai":
+            endpoint = resolved.endpoint or "openai"
+            cfg = self.config.openai if endpoint == "openai" else self.config.endpoints[endpoint]
+            plan.update({
+                "endpoint": endpoint,
+                "base_url": cfg.base_url or "https://api.openai.com/v1",
+                "api_key": "set" if cfg.api_key else "not set",
+                "timeout_s": cfg.timeout,
+                "max_retries": cfg.max_retries,
+            })
+        else:
+            plan["endpoint"] = resolved.endpoint
+        return plan
+
+    async def aclose(self) -> None:
+        """Close every backend (unloads local models, closes HTTP connections)."""
+        backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            await backend.aclose()
+
+    def close(self) -> None:
+        """`aclose` for synchronous code."""
+        loop = self._sync_loop or asyncio.new_event_loop()
+        loop.run_until_complete(self.aclose())
+        loop.close()
+        self._sync_loop = None

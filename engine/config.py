@@ -1,0 +1,79 @@
+"""Engine configuration: local inference, the OpenAI endpoint and named endpoints.
+
+These are plain pydantic models; the app nests them in its settings (file + environment).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+def available_cores() -> int:
+    """The number of cores this process may run on (affinity, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class LocalConfig(BaseModel):
+    """How local GGUF models are found and loaded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_dirs: list[Path] = Field(default_factory=list)
+    """Folders searched (recursively) for *.gguf files."""
+    search_hf_cache: bool = True
+    """Also list GGUF files in the Hugging Face hub cache."""
+    n_ctx: int = Field(4096, ge=256)
+    """Context length in tokens; capped at what the model was trained for."""
+    n_threads: int | None = Field(None, ge=1)
+    """Decode threads; default: every core this process may use."""
+    n_batch: int = Field(512, ge=8)
+    """Prompt-processing batch size."""
+    n_gpu_layers: int = 0
+    """Layers offloaded to a GPU (-1 = all)."""
+    use_mmap: bool = True
+    """Map the model file instead of reading it into memory."""
+    max_loaded: int = Field(2, ge=1)
+    """Local models kept loaded at once; the least recently used is unloaded first."""
+    aliases: dict[str, str] = Field(default_factory=dict)
+    """Short names for model files, e.g. {"qwen": "~/models/qwen2.5-0.5b-q4.gguf"}."""
+
+    def threads(self) -> int:
+        return self.n_threads or available_cores()
+
+
+class EndpointConfig(BaseModel):
+    """An OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp server, LM Studio…)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = None
+    """Base URL including /v1, e.g. http://127.0.0.1:11434/v1; None = the SDK's default."""
+    api_key: SecretStr | None = None
+    """API key; local servers usually accept anything."""
+    organization: str | None = None
+    timeout: float = Field(60.0, gt=0)
+    """Seconds before a request is abandoned."""
+    max_retries: int = Field(2, ge=0)
+    """Retries of connection errors, 429 and 5xx before the first token."""
+    models: list[str] = Field(default_factory=list)
+    """Models to list when the server has no /v1/models."""
+
+
+class EngineConfig(BaseModel):
+    """Everything the engine needs to resolve references and reach backends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    local: LocalConfig = Field(default_factory=LocalConfig)
+    openai: EndpointConfig = Field(default_factory=EndpointConfig)
+    """The `openai::` endpoint (OPENAI_API_KEY / OPENAI_BASE_URL)."""
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
+    """Named endpoints, used as `<name>::<model>`."""
+    hooks: list[str] = Field(default_factory=list)
+    """Extra hooks as "module:attribute" (a Hook class or instance)."""

@@ -1,0 +1,315 @@
+"""The local backend: GGUF models run in process through llama-cpp-python.
+
+Decode runs on a worker thread and hands chunks to the event loop; closing the stream sets a
+flag that llama.cpp's stopping criteria read after every token. Loaded models live in a small
+LRU pool shared by every session; each model decodes one turn at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .backend import Backend
+from .config import LocalConfig
+from .errors import ContextOverflow, EngineError, ModelFileError
+from .gguf import GGUFInfo, read_gguf
+from .refs import discover_local
+from .types import Capabilities, Chunk, GenerationConfig, Message, ModelInfo, Usage
+
+log = logging.getLogger(__name__)
+
+# Used when a GGUF file carries no chat template of its own.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
+    " + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Tokens kept free for the answer when trimming history and no max_tokens is set.
+MIN_ANSWER_TOKENS = 256
+_END = object()
+
+
+@dataclass
+class LoadedModel:
+    """A llama.cpp model in memory with its chat formatter and its decode lock."""
+
+    path: Path
+    info: GGUFInfo
+    llm: Any
+    formatter: Any
+    n_ctx: int
+    load_s: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+    def render(self, messages: Sequence[Message]) -> tuple[list[int], list[str]]:
+        """The prompt tokens for `messages` and the template's stop strings."""
+        result = self.formatter(messages=[m.as_dict() for m in messages])
+        tokens = self.llm.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        stop = result.stop or []
+        return tokens, [stop] if isinstance(stop, str) else list(stop)
+
+
+class ModelPool:
+    """Loaded models by path, least recently used unloaded first past `max_loaded`."""
+
+    def __init__(self, config: LocalConfig) -> None:
+        self.config = config
+        self._models: OrderedDict[Path, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def loaded(self) -> list[Path]:
+        with self._lock:
+            return list(self._models)
+
+    def acquire(self, path: Path) -> LoadedModel:
+        """The loaded model for `path` (loading it if needed), marked in use."""
+        with self._lock:
+            model = self._models.get(path)
+            if model is None:
+                model = self._load(path)
+                self._models[path] = model
+                self._evict()
+            self._models.move_to_end(path)
+            model.users += 1
+            return model
+
+    def release(self, model: LoadedModel) -> None:
+        with self._lock:
+            model.users -= 1
+            self._evict()
+
+    def _evict(self) -> None:
+        for path in list(self._models):
+            if len(self._models) <= self.config.max_loaded:
+                return
+            if self._models[path].users == 0:
+                self._models.pop(path).llm.close()
+                log.info("unloaded %s", path)
+
+    def close(self) -> None:
+        with self._lock:
+            for model in self._models.values():
+                model.llm.close()
+            self._models.clear()
+
+    def _load(self, path: Path) -> LoadedModel:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        info = read_gguf(path)
+        n_ctx = min(self.config.n_ctx, info.context_length or self.config.n_ctx)
+        threads = self.config.threads()
+        started = time.perf_counter()
+        try:
+            llm = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=min(self.config.n_batch, n_ctx),
+                n_gpu_layers=self.config.n_gpu_layers,
+                use_mmap=self.config.use_mmap,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelFileError(
+                f"cannot load {path}: llama.cpp rejected it (truncated or corrupt file?): {exc}"
+            ) from None
+        eos_id, bos_id = llm.token_eos(), llm.token_bos()
+        eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+        bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+        template = info.chat_template or CHATML_TEMPLATE
+        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
+                                        stop_token_ids=[eos_id])
+        return LoadedModel(path, info, llm, formatter, n_ctx, time.perf_counter() - started)
+
+
+def fit_context(
+    model: LoadedModel, messages: Sequence[Message], reserve: int
+) -> tuple[list[int], list[str], int]:
+    """Render `messages`, dropping the oldest turns until the prompt leaves `reserve` tokens.
+
+    Returns the prompt tokens, stop strings and how many messages were dropped. The system
+    prompt and the last message are always kept; if they alone do not fit, ContextOverflow.
+    """
+    budget = model.n_ctx - reserve
+    system = [m for m in messages[:1] if m.role == "system"]
+    history = list(messages[len(system):])
+    dropped = 0
+    while True:
+        tokens, stop = model.render([*system, *history])
+        if len(tokens) <= budget:
+            return tokens, stop, dropped
+        if len(history) <= 1:
+            raise ContextOverflow(
+                f"the message is too long for the model's context: the prompt needs "
+                f"{len(tokens)} tokens, the context holds {model.n_ctx} with {reserve} kept "
+                f"for the answer"
+            )
+        # Drop whole turns: the oldest message, and an answer left without its question.
+        history.pop(0)
+        dropped += 1
+        while len(history) > 1 and history[0].role == "assistant":
+            history.pop(0)
+            dropped += 1
+
+
+class LocalBackend(Backend):
+    """Runs GGUF models in process with llama-cpp-python."""
+
+    name = "local"
+
+    def __init__(self, config: LocalConfig | None = None) -> None:
+        self.config = config or LocalConfig()
+        self.pool = ModelPool(self.config)
+
+    def _generate(
+        self, path: Path, messages: Sequence[Message], config: GenerationConfig,
+        cancel: threading.Event,
+    ) -> Iterator[Chunk]:
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
+
+        model = self.pool.acquire(path)
+        try:
+            with model.lock:
+                reserve = min(config.max_tokens or MIN_ANSWER_TOKENS, model.n_ctx // 2)
+                prompt, template_stop, dropped = fit_context(model, messages, reserve)
+                if dropped:
+                    yield Chunk(notice=f"{dropped} oldest messages were left out to fit the "
+                                       f"model's {model.n_ctx}-token context")
+                sampled = 0
+
+                def count(_ids: Any, scores: Any) -> Any:
+                    nonlocal sampled
+                    sampled += 1
+                    return scores
+
+                room = model.n_ctx - len(prompt)
+                params: dict[str, Any] = {
+                    "max_tokens": min(config.max_tokens or room, room),
+                    "stop": [*template_stop, *config.stop],
+                    "stream": True,
+                    "seed": config.seed,
+                    "logits_processor": LogitsProcessorList([count]),
+                    "stopping_criteria": StoppingCriteriaList([lambda _i, _s: cancel.is_set()]),
+                }
+                for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"),
+                                     ("top_k", "top_k"), ("frequency_penalty", "frequency_penalty"),
+                                     ("presence_penalty", "presence_penalty"),
+                                     ("repetition_penalty", "repeat_penalty")):
+                    value = getattr(config, ours)
+                    if value is not None:
+                        params[theirs] = value
+                finish = "stop"
+                parts = model.llm.create_completion(prompt=prompt, **params)
+                try:
+                    for part in parts:
+                        choice = part["choices"][0]
+                        if choice["text"]:
+                            yield Chunk(text=choice["text"])
+                        if choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
+                        if cancel.is_set():
+                            break
+                finally:
+                    parts.close()
+                if cancel.is_set():
+                    finish = "cancelled"
+                yield Chunk(done=True, finish_reason=finish if finish in ("stop", "length",
+                            "cancelled") else "stop", usage=Usage(len(prompt), sampled))
+        finally:
+            self.pool.release(model)
+
+    async def stream(
+        self, model: str, messages: Sequence[Message], config: GenerationConfig
+    ) -> AsyncIterator[Chunk]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def put(item: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def work() -> None:
+            try:
+                for chunk in self._generate(Path(model), messages, config, cancel):
+                    put(chunk)
+            except EngineError as exc:
+                put(exc)
+            except Exception as exc:
+                log.exception("local decode failed")
+                put(EngineError(f"local model failed: {exc}"))
+            finally:
+                put(_END)
+
+        threading.Thread(target=work, name="talu-local-decode", daemon=True).start()
+        try:
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            cancel.set()  # the decode thread stops after its current token
+
+    async def prepare(self, model: str) -> None:
+        loaded = await asyncio.to_thread(self.pool.acquire, Path(model))
+        self.pool.release(loaded)
+
+    async def list_models(self) -> list[ModelInfo]:
+        return await asyncio.to_thread(self._list_models)
+
+    def _list_models(self) -> list[ModelInfo]:
+        models = []
+        for found in discover_local(self.config):
+            details: dict[str, Any] = {}
+            size = None
+            with contextlib.suppress(ModelFileError):
+                info = read_gguf(found.path)
+                size = info.size_bytes
+                details = {"quantization": info.quantization, "context": info.context_length,
+                           "architecture": info.architecture}
+            models.append(ModelInfo(ref=found.ref, backend=self.name, name=found.alias,
+                                    source=found.source, path=str(found.path), size_bytes=size,
+                                    details=details))
+        return models
+
+    async def health(self) -> dict[str, Any]:
+        loaded = self.pool.loaded()
+        return {"ok": True, "detail": f"{len(loaded)} local models loaded"}
+
+    async def capabilities(self, model: str) -> Capabilities:
+        info = await asyncio.to_thread(read_gguf, model)
+        context = min(self.config.n_ctx, info.context_length or self.config.n_ctx)
+        device = "gpu" if self.config.n_gpu_layers else "cpu"
+        return Capabilities(streaming=True, embeddings=True, context_length=context, device=device)
+
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        return await asyncio.to_thread(self._embed, Path(model), list(texts))
+
+    def _embed(self, path: Path, texts: list[str]) -> list[list[float]]:
+        from llama_cpp import Llama
+
+        read_gguf(path)
+        llm = Llama(model_path=str(path), embedding=True, n_ctx=self.config.n_ctx,
+                    n_threads=self.config.threads(), verbose=False)
+        try:
+            vectors = llm.embed(texts)
+        finally:
+            llm.close()
+        return [list(map(float, v)) for v in vectors]  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.pool.close)

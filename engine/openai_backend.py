@@ -1,0 +1,235 @@
+"""The OpenAI-compatible backend (OpenAI, Ollama, vLLM, llama.cpp server, LM Studio…).
+
+Uses the official async SDK. Every failure becomes a typed `EngineError` with a one-line
+message; a stream that ends without a finish reason is reported as interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx2 as httpx  # the transport of openai>=3
+import openai
+from openai import AsyncOpenAI
+
+from .backend import Backend
+from .config import EndpointConfig
+from .errors import (
+    AuthError,
+    BackendTimeout,
+    BackendUnavailable,
+    ContextOverflow,
+    EngineError,
+    MalformedResponse,
+    ModelNotFound,
+    RateLimited,
+    ServerError,
+    StreamInterrupted,
+)
+from .types import Capabilities, Chunk, FinishReason, GenerationConfig, Message, ModelInfo, Usage
+
+_FINISH = {"stop": "stop", "length": "length", "content_filter": "stop", "tool_calls": "stop",
+           "function_call": "stop", "eos": "stop"}
+_CONTEXT_WORDS = ("context length", "context_length", "maximum context", "too many tokens",
+                  "exceeds the context", "context window")
+
+
+def _first_line(text: object, limit: int = 200) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(exc)
+    if "Connection refused" in text or "Errno 111" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host"
+    return _first_line(text or type(exc).__name__, 120)
+
+
+def _status_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        detail = body.get("message") or body.get("detail") or body.get("error") or body
+        if isinstance(detail, dict):
+            detail = detail.get("message", detail)
+        return _first_line(detail)
+    return _first_line(exc.message)
+
+
+class OpenAIBackend(Backend):
+    """Chat completions from an OpenAI-compatible server through the `openai` SDK."""
+
+    name = "openai"
+
+    def __init__(self, endpoint: str = "openai", config: EndpointConfig | None = None) -> None:
+        self.endpoint = endpoint
+        self.config = config or EndpointConfig()
+        self._client: AsyncOpenAI | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.endpoint} ({self.config.base_url or 'api.openai.com'})"
+
+    @property
+    def is_openai_proper(self) -> bool:
+        return self.config.base_url is None or "api.openai.com" in self.config.base_url
+
+    def client(self) -> AsyncOpenAI:
+        """The SDK client, created on first use."""
+        if self._client is None:
+            key = self.config.api_key.get_secret_value() if self.config.api_key else None
+            if key is None:
+                if self.is_openai_proper:
+                    section = self.endpoint
+                    if section != "openai":
+                        section = f"endpoints.{section}"
+                    raise AuthError(f"no API key for {self.endpoint}:: set OPENAI_API_KEY or "
+                                    f"api_key in the [{section}] settings")
+                key = "no-key"  # local servers accept any key unless they were given one
+            self._client = AsyncOpenAI(
+                api_key=key,
+                base_url=self.config.base_url,
+                organization=self.config.organization,
+                timeout=self.config.timeout,
+                max_retries=self.config.max_retries,
+            )
+        return self._client
+
+    def map_error(self, exc: BaseException, model: str | None = None) -> EngineError:
+        """Translate an SDK or transport exception into a typed engine error."""
+        if isinstance(exc, EngineError):
+            return exc
+        where = self.label
+        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+            return BackendTimeout(f"{where} did not answer within {self.config.timeout:g} s")
+        if isinstance(exc, openai.APIConnectionError):
+            return BackendUnavailable(f"cannot reach {where}: {_root_cause(exc)}")
+        if isinstance(exc, openai.AuthenticationError):
+            return AuthError(f"{where} rejected the API key (401): {_status_message(exc)}")
+        if isinstance(exc, openai.PermissionDeniedError):
+            return AuthError(f"{where} denied access (403): {_status_message(exc)}")
+        if isinstance(exc, openai.NotFoundError):
+            return ModelNotFound(
+                f"{where} has no model {model!r} (404: {_status_message(exc)}); "
+                f"check the model name and that the base URL ends in /v1"
+            )
+        if isinstance(exc, openai.RateLimitError):
+            return RateLimited(f"{where} is rate limiting requests (429): {_status_message(exc)}")
+        if isinstance(exc, openai.APIStatusError):
+            detail = _status_message(exc)
+            if any(word in detail.lower() for word in _CONTEXT_WORDS):
+                return ContextOverflow(f"{where}: the conversation is too long for {model}: "
+                                       f"{detail}")
+            if exc.status_code >= 500:
+                return ServerError(f"{where} failed ({exc.status_code}): {detail}")
+            return ServerError(f"{where} rejected the request ({exc.status_code}): {detail}")
+        if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
+            return MalformedResponse(f"{where} sent a malformed response: {_first_line(exc, 120)}")
+        if isinstance(exc, httpx.TransportError | openai.APIError):
+            return StreamInterrupted(f"{where} cut the answer off: {_root_cause(exc)}")
+        return ServerError(f"{where}: {_first_line(exc)}")
+
+    def _params(self, config: GenerationConfig) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        for key in ("temperature", "top_p", "max_tokens", "seed", "frequency_penalty",
+                    "presence_penalty"):
+            value = getattr(config, key)
+            if value is not None:
+                params[key] = value
+        if config.stop:
+            params["stop"] = list(config.stop)
+        if not self.is_openai_proper:  # common extensions of compatible servers
+            extra: dict[str, Any] = {}
+            if config.top_k is not None:
+                extra["top_k"] = config.top_k
+            if config.repetition_penalty is not None:
+                extra["repeat_penalty"] = config.repetition_penalty  # llama.cpp
+                extra["repetition_penalty"] = config.repetition_penalty  # vLLM
+            if extra:
+                params["extra_body"] = extra
+        return params
+
+    async def stream(
+        self, model: str, messages: Sequence[Message], config: GenerationConfig
+    ) -> AsyncIterator[Chunk]:
+        try:
+            response = await self.client().chat.completions.create(
+                model=model,
+                messages=[m.as_dict() for m in messages],  # type: ignore[misc]
+                stream=True,
+                stream_options={"include_usage": True},
+                **self._params(config),
+            )
+        except Exception as exc:
+            raise self.map_error(exc, model) from exc
+        finish: FinishReason | None = None
+        usage: Usage | None = None
+        counted = 0
+        try:
+            async for event in response:
+                if getattr(event, "usage", None):
+                    usage = Usage(event.usage.prompt_tokens, event.usage.completion_tokens)
+                if not isinstance(getattr(event, "choices", None), list):
+                    raise MalformedResponse(f"{self.label} sent an event without choices")
+                for choice in event.choices:
+                    text = choice.delta.content if choice.delta else None
+                    if text:
+                        counted += 1
+                        yield Chunk(text=text)
+                    if choice.finish_reason:
+                        finish = _FINISH.get(choice.finish_reason, "stop")  # type: ignore[assignment]
+        except (GeneratorExit, EngineError):
+            raise
+        except Exception as exc:
+            raise self.map_error(exc, model) from exc
+        finally:
+            await response.close()
+        if finish is None:
+            raise StreamInterrupted(f"{self.label} ended the stream before the answer finished")
+        if usage is None:  # the server sent none: count the streamed pieces instead
+            usage = Usage(None, counted, estimated=True)
+        yield Chunk(done=True, finish_reason=finish, usage=usage)
+
+    async def list_models(self) -> list[ModelInfo]:
+        try:
+            page = await self.client().models.list()
+            ids = [m.id async for m in page]
+        except Exception as exc:
+            if not self.config.models:
+                raise self.map_error(exc) from exc
+            ids = []
+        ids = list(dict.fromkeys([*ids, *self.config.models]))
+        return [
+            ModelInfo(ref=f"{self.endpoint}::{mid}", backend=self.name, name=mid,
+                      source=f"endpoint {self.endpoint}")
+            for mid in ids
+        ]
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            models = await self.list_models()
+        except EngineError as exc:
+            return {"ok": False, "detail": str(exc)}
+        return {"ok": True, "detail": f"{len(models)} models at {self.label}"}
+
+    async def capabilities(self, model: str) -> Capabilities:
+        return Capabilities(streaming=True, embeddings=True, context_length=None, device="remote")
+
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        try:
+            result = await self.client().embeddings.create(model=model, input=list(texts))
+        except Exception as exc:
+            raise self.map_error(exc, model) from exc
+        return [list(item.embedding) for item in result.data]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+

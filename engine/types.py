@@ -1,0 +1,156 @@
+"""Plain data that crosses the engine boundary: messages, generation config, streamed chunks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "cancelled", "error"]
+FINISH_REASONS: tuple[str, ...] = ("stop", "length", "cancelled", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message as a backend sees it."""
+
+    role: Role
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+class GenerationConfig(BaseModel):
+    """Sampling settings for one turn; every field is optional and validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    top_k: int | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=1)
+    stop: tuple[str, ...] = ()
+    seed: int | None = Field(None, ge=0)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    repetition_penalty: float | None = Field(None, gt=0.0, le=2.0)
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_as_tuple(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return (value,)
+        return value
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not s for s in value):
+            raise ValueError("stop sequences must not be empty strings")
+        return value
+
+    def merged(self, override: GenerationConfig | dict[str, Any] | None) -> GenerationConfig:
+        """A copy where every field set in `override` replaces ours."""
+        if override is None:
+            return self
+        if isinstance(override, GenerationConfig):
+            override = override.model_dump(exclude_unset=True)
+        return GenerationConfig(**{**self.model_dump(exclude_unset=True), **override})
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts of one turn; `estimated` when the backend sent none and we counted."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "estimated": self.estimated,
+        }
+
+
+@dataclass(slots=True)
+class Metrics:
+    """Timings of one turn, as produced by the metrics hook and stored with each answer."""
+
+    ttft_s: float | None = None
+    prompt_s: float | None = None
+    decode_s: float | None = None
+    total_s: float | None = None
+    tokens_per_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ttft_s": self.ttft_s,
+            "prompt_s": self.prompt_s,
+            "decode_s": self.decode_s,
+            "total_s": self.total_s,
+            "tokens_per_s": self.tokens_per_s,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+
+
+@dataclass(slots=True)
+class Chunk:
+    """A piece of a streamed answer. The last chunk has `done` and a `finish_reason`."""
+
+    text: str = ""
+    done: bool = False
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    notice: str | None = None
+    metrics: Metrics | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do with one model."""
+
+    streaming: bool = True
+    embeddings: bool = False
+    context_length: int | None = None
+    device: str = "cpu"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One model a backend can serve, as listed by discovery."""
+
+    ref: str
+    backend: str
+    name: str
+    source: str
+    path: str | None = None
+    size_bytes: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "backend": self.backend,
+            "name": self.name,
+            "source": self.source,
+            "path": self.path,
+            "size_bytes": self.size_bytes,
+            **({"details": self.details} if self.details else {}),
+        }
