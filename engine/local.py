@@ -123,9 +123,9 @@ class ModelPool:
                 use_mmap=self.config.use_mmap,
                 verbose=False,
             )
-        except (ValueError, RuntimeError, OSError) as exc:
+        except (ValueError, RuntimeError, OSError):
             raise ModelFileError(
-                f"cannot load {path}: llama.cpp rejected it (truncated or corrupt file?): {exc}"
+                f"cannot load {path}: llama.cpp rejected the file (truncated or corrupt?)"
             ) from None
         eos_id, bos_id = llm.token_eos(), llm.token_bos()
         eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""

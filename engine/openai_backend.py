@@ -62,6 +62,11 @@ def _status_message(exc: openai.APIStatusError) -> str:
     return _first_line(exc.message)
 
 
+def estimate_tokens(messages: Sequence[Message]) -> int:
+    """A rough prompt size (4 characters a token, plus framing) for servers that send none."""
+    return sum(len(m.content) // 4 + 4 for m in messages)
+
+
 class OpenAIBackend(Backend):
     """Chat completions from an OpenAI-compatible server through the `openai` SDK."""
 
@@ -193,7 +198,7 @@ class OpenAIBackend(Backend):
         if finish is None:
             raise StreamInterrupted(f"{self.label} ended the stream before the answer finished")
         if usage is None:  # the server sent none: count the streamed pieces instead
-            usage = Usage(None, counted, estimated=True)
+            usage = Usage(estimate_tokens(messages), counted, estimated=True)
         yield Chunk(done=True, finish_reason=finish, usage=usage)
 
     async def list_models(self) -> list[ModelInfo]:

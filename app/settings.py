@@ -1,0 +1,118 @@
+"""Settings: a TOML file in the user config dir, then TALU_CHAT_* variables, then defaults.
+
+Precedence, highest first: values passed in code, ``TALU_CHAT_*`` environment variables
+(``__`` nests: ``TALU_CHAT_LOCAL__N_CTX=2048``), ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``,
+the config file (``TALU_CHAT_CONFIG`` or ``<config dir>/config.toml``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from engine import DEFAULT_MODEL_REF, EndpointConfig, EngineConfig, GenerationConfig, LocalConfig
+
+from . import locations
+
+_config_file: ContextVar[Path | None] = ContextVar("talu_chat_config_file", default=None)
+
+
+class SettingsError(Exception):
+    """Settings that cannot be read or do not validate; the message names the key."""
+
+
+class _OpenAIEnvironment(PydanticBaseSettingsSource):
+    """OPENAI_API_KEY / OPENAI_BASE_URL / OPENAI_ORG_ID, as the OpenAI tools read them."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        section = {key: os.environ[var] for key, var in (
+            ("api_key", "OPENAI_API_KEY"), ("base_url", "OPENAI_BASE_URL"),
+            ("organization", "OPENAI_ORG_ID")) if os.environ.get(var)}
+        return {"openai": section} if section else {}
+
+
+class Settings(BaseSettings):
+    """talu-chat's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TALU_CHAT_", env_nested_delimiter="__", extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path | None = None
+    """Where profiles' databases live; default: the platform's user data dir."""
+    default_model: str = DEFAULT_MODEL_REF
+    """The model new sessions use (a model reference)."""
+    system_prompt: str | None = None
+    """The system prompt of new sessions; none by default (the model's own applies)."""
+    theme: str = "talu-dark"
+    """The TUI theme (a talu theme, a Textual theme or a user theme file's name)."""
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    """Default sampling settings of new sessions."""
+    local: LocalConfig = Field(default_factory=LocalConfig)
+    openai: EndpointConfig = Field(default_factory=EndpointConfig)
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
+    hooks: list[str] = Field(default_factory=list)
+    """Extra engine hooks, as "module:HookClass"."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _config_file.get() or locations.config_file()
+        return (init_settings, env_settings, _OpenAIEnvironment(settings_cls),
+                TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    def engine_config(self) -> EngineConfig:
+        """The part of the settings the engine needs."""
+        return EngineConfig(local=self.local, openai=self.openai, endpoints=self.endpoints,
+                            hooks=self.hooks)
+
+    def resolved_data_dir(self) -> Path:
+        """The data dir in effect."""
+        return (self.data_dir or locations.default_data_dir()).expanduser()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {key}"
+    return f"invalid setting {key}: {error['msg']}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the settings, or raise SettingsError with one line naming the bad key."""
+    token = _config_file.set(config_file)
+    path = config_file or locations.config_file()
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SettingsError(f"{_describe(errors[0])}{more} — check {path} and TALU_CHAT_* "
+                            "variables") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read config file {path}: {exc.strerror}") from None
+    finally:
+        _config_file.reset(token)
