@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 from typing import Any
 
@@ -97,28 +95,6 @@ def sampling_flags(func: Any) -> Any:
     func = click.option("-t", "--temperature", type=float, default=None,
                         help="Sampling temperature.")(func)
     return func
-
-
-async def run_stream(stream: Any, printer: AnswerPrinter) -> tuple[str, Chunk]:
-    """Print a stream's text as it arrives; Ctrl+C cancels it and keeps the partial answer."""
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
-        loop.add_signal_handler(signal.SIGINT, stream.cancel)
-    parts: list[str] = []
-    final = Chunk(done=True, finish_reason="error", error="the stream ended without an answer")
-    try:
-        async for chunk in stream:
-            if chunk.notice:
-                printer.notice(chunk.notice)
-            if chunk.text:
-                parts.append(chunk.text)
-                printer.text(chunk.text)
-            if chunk.done:
-                final = chunk
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        printer.end()
-    return "".join(parts), final
 
 
 def answer_json(text: str, model: str, final: Chunk, **extra: Any) -> str:

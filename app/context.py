@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from engine import Engine
 
+from .conversation import ConversationService
 from .settings import Settings, load_settings
 
 
@@ -19,7 +19,7 @@ class AppContext:
     theme: str | None = None
     settings: Settings = field(default_factory=load_settings)
     _engine: Engine | None = None
-    _store: Any = None
+    _service: ConversationService | None = None
 
     @property
     def engine(self) -> Engine:
@@ -30,3 +30,10 @@ class AppContext:
     @property
     def default_model(self) -> str:
         return self.model_ref or self.settings.default_model
+
+    def service(self) -> ConversationService:
+        """The conversation service of this profile (opened once)."""
+        if self._service is None:
+            self._service = ConversationService.open(self.settings, self.engine, self.profile,
+                                                     self.default_model)
+        return self._service
