@@ -54,16 +54,18 @@ def cli(ctx: click.Context, profile: str, model_ref: str | None, theme: str | No
 
 
 def _register_commands() -> None:
+    import importlib
+
     from .cli_engine import ask, models
 
     cli.add_command(ask)
     cli.add_command(models)
-    try:
-        from .cli_sessions import register
-
-        register(cli)
-    except ImportError:  # pragma: no cover - storage commands not installed yet
-        pass
+    for module in ("app.cli_sessions", "app.repl.cli"):
+        try:
+            importlib.import_module(module).register(cli)
+        except ModuleNotFoundError as exc:  # pragma: no cover - a part not built yet
+            if not module.startswith(exc.name or "?"):
+                raise
 
 
 def _setup_logging() -> None:

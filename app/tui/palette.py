@@ -1,0 +1,60 @@
+"""Command palette entries: every session action, and switching to each discovered model."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from .screens.chat import ChatScreen
+
+ACTIONS = (
+    ("New session", "new_session"), ("Rename session", "rename"),
+    ("Search all sessions", "search"), ("Switch model…", "pick_model"),
+    ("Export session", "export"), ("Pin / unpin session", "toggle_pin"),
+    ("Archive / unarchive session", "toggle_archive"),
+    ("Move to trash / restore session", "toggle_trash"),
+    ("Set system prompt", "system_prompt"), ("Fork at the last message", "fork_last"),
+    ("Regenerate the last answer", "regenerate"), ("Toggle the sidebar", "toggle_sidebar"),
+    ("Stop the streaming answer", "stop"), ("Slash commands and keys", "help"),
+)
+
+
+class SessionCommands(Provider):
+    """Session actions of the chat screen, and "Use model: <ref>" for each known model."""
+
+    async def startup(self) -> None:
+        self.models: list[str] = []
+        screen = self.screen
+        if hasattr(screen, "service"):
+            try:
+                models, _errors = await screen.service.engine.list_models()
+            except Exception:  # discovery problems show in the model picker instead
+                models = []
+            self.models = [m.ref for m in models]
+
+    def _entries(self) -> list[tuple[str, object, str]]:
+        screen: ChatScreen = self.screen  # type: ignore[assignment]
+        if not hasattr(screen, "run_action"):
+            return []
+        entries: list[tuple[str, object, str]] = [
+            (label, partial(screen.run_action, action), "session") for label, action in ACTIONS
+        ]
+        for ref in self.models:
+            entries.append((f"Use model: {ref}", partial(screen.switch_model, ref),
+                            "applies to the next answer"))
+        return entries
+
+    async def discover(self) -> Hits:
+        for label, callback, help_text in self._entries():
+            yield DiscoveryHit(label, callback, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for label, callback, help_text in self._entries():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), callback,  # type: ignore[arg-type]
+                          help=help_text)

@@ -1,0 +1,118 @@
+"""Pick a model: discovered local GGUF files and every endpoint's models, with plan details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine import Engine, EngineError, ModelInfo
+
+
+def _size(size: int | None) -> str:
+    return f"{size / 1024 / 1024:.0f} MB" if size else ""
+
+
+def plan_text(plan: dict[str, Any]) -> str:
+    """A plan as aligned `key  value` lines."""
+    width = max(len(k) for k in plan)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in plan.items())
+
+
+class ModelPicker(ModalScreen[str | None]):
+    """Lists models as they are discovered; Enter picks, typing a reference works too."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, engine: Engine, current: str | None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.current = current
+        self.models: list[ModelInfo] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="model-picker"):
+            yield Static(Content("Switch model (applies to the next answer)"), classes="title")
+            yield Input(placeholder="filter, or type a reference like openai::gpt-4o-mini",
+                        id="model-filter")
+            yield OptionList(id="model-list")
+            yield Static(Content("discovering models…"), classes="details", id="model-details")
+            yield Static(Content("Enter picks · Esc cancels"), classes="help")
+
+    def on_mount(self) -> None:
+        self.discover()
+
+    @work(exclusive=True, group="discover")
+    async def discover(self) -> None:
+        models, errors = await self.engine.list_models()
+        self.models = models
+        self._fill("")
+        details = [f"{name}: {error}" for name, error in errors.items()]
+        self.query_one("#model-details", Static).update(
+            Content("\n".join(details) if details else f"{len(models)} models"))
+        self.query_one("#model-list", OptionList).focus()
+
+    def _fill(self, text: str) -> None:
+        option_list = self.query_one("#model-list", OptionList)
+        option_list.clear_options()
+        needle = text.lower()
+        for model in self.models:
+            if needle and needle not in model.ref.lower():
+                continue
+            extra = " · ".join(str(x) for x in (model.source, _size(model.size_bytes),
+                                                model.details.get("quantization")) if x)
+            mark = "● " if model.ref == self.current else "  "
+            option_list.add_option(Option(Content(f"{mark}{model.ref}   {extra}"), id=model.ref))
+        if option_list.option_count:
+            option_list.highlighted = 0
+
+    @on(Input.Changed, "#model-filter")
+    def _filter(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    @on(Input.Submitted, "#model-filter")
+    def _typed(self, event: Input.Submitted) -> None:
+        option_list = self.query_one("#model-list", OptionList)
+        if "::" in event.value or event.value.endswith(".gguf") or not option_list.option_count:
+            self._choose(event.value.strip())
+        else:
+            option = option_list.get_option_at_index(option_list.highlighted or 0)
+            self._choose(str(option.id))
+
+    @on(OptionList.OptionHighlighted, "#model-list")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.show_plan(str(event.option.id))
+
+    @work(exclusive=True, group="plan", thread=True)
+    def show_plan(self, ref: str) -> None:
+        try:
+            text = plan_text(self.engine.plan(ref))
+        except EngineError as exc:
+            text = str(exc)
+        self.app.call_from_thread(self.query_one("#model-details", Static).update, Content(text))
+
+    @on(OptionList.OptionSelected, "#model-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self._choose(str(event.option.id))
+
+    def _choose(self, ref: str) -> None:
+        if ref:
+            self.validate(ref)
+
+    @work(exclusive=True, group="validate", thread=True)
+    def validate(self, ref: str) -> None:
+        """Resolve `ref` (discovery reads the disk) and pick it, or show why not."""
+        try:
+            self.engine.resolve(ref)
+        except EngineError as exc:
+            self.app.call_from_thread(self.query_one("#model-details", Static).update,
+                                      Content(str(exc)))
+            return
+        self.app.call_from_thread(self.dismiss, ref)

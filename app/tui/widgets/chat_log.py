@@ -1,0 +1,90 @@
+"""The scrolling list of a session's messages: newest at the bottom, older pages on demand."""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Static
+
+from storage import StoredMessage
+
+from .message_view import MessageView
+
+PAGE_SIZE = 40
+
+
+class ChatLog(VerticalScroll):
+    """Message views of the current session. Stays at the bottom while an answer streams,
+    unless the person scrolled up; asks for older messages when scrolled to the top."""
+
+    class NeedOlder(Message):
+        """Scrolled to the top and older messages exist before `before_position`."""
+
+        def __init__(self, before_position: int) -> None:
+            super().__init__()
+            self.before_position = before_position
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.session_id: str | None = None
+        self.has_older = False
+        self._asked_older = False
+
+    def views(self) -> list[MessageView]:
+        return list(self.query_children(MessageView))
+
+    def view_for(self, message_id: str) -> MessageView | None:
+        for view in self.views():
+            if view.message.id == message_id:
+                return view
+        return None
+
+    async def show(self, session_id: str, messages: list[StoredMessage], has_older: bool) -> None:
+        """Replace the content with the most recent page of a session."""
+        self.session_id = session_id
+        self.has_older = has_older
+        self._asked_older = False
+        await self.remove_children()
+        widgets: list[Static | MessageView] = []
+        if has_older:
+            widgets.append(Static(Content("↑ older messages load as you scroll up"),
+                                  classes="load-older"))
+        widgets += [MessageView(m) for m in messages]
+        await self.mount_all(widgets)
+        self.scroll_end(animate=False, immediate=True)
+        self.anchor()
+
+    async def prepend(self, messages: list[StoredMessage], has_older: bool) -> None:
+        """Mount an older page above the current first message, keeping the view still."""
+        self.has_older = has_older
+        self._asked_older = False
+        marker = self.query_children(".load-older")
+        views = self.views()
+        if not messages or not views:
+            if not has_older:
+                await marker.remove()
+            return
+        old_height = self.virtual_size.height
+        await self.mount_all([MessageView(m) for m in messages], before=views[0])
+        if not has_older:
+            await marker.remove()
+        self.refresh(layout=True)
+        self.call_after_refresh(self._keep_position, old_height)
+
+    def _keep_position(self, old_height: int) -> None:
+        self.scroll_to(y=self.scroll_y + self.virtual_size.height - old_height, animate=False)
+
+    async def add(self, message: StoredMessage) -> MessageView:
+        """Mount a new message at the bottom."""
+        view = MessageView(message)
+        await self.mount(view)
+        return view
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 0 and self.has_older and not self._asked_older:
+            views = self.views()
+            if views:
+                self._asked_older = True
+                self.post_message(self.NeedOlder(views[0].message.position))

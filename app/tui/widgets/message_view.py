@@ -1,0 +1,123 @@
+"""One message of the chat: a header line (who, model, metrics) and its Markdown body."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Static
+
+from storage import StoredMessage
+
+from ...sanitize import visible_controls
+from .streaming_markdown import StreamingMarkdown
+
+
+def describe(message: StoredMessage) -> str:
+    """The header line of a message, as plain text."""
+    if message.role == "user":
+        return "You"
+    if message.role == "system":
+        return "System"
+    parts = [message.model_ref or "assistant"]
+    if message.ttft_s is not None:
+        parts.append(f"TTFT {message.ttft_s:.2f} s")
+    if message.tokens_per_s is not None:
+        parts.append(f"{message.tokens_per_s:.0f} tok/s")
+    if message.completion_tokens is not None:
+        parts.append(f"{message.completion_tokens} tokens")
+    if message.status == "streaming":
+        parts.append("streaming…")
+    elif message.status in ("cancelled", "interrupted", "error"):
+        parts.append(message.status)
+    elif message.finish_reason == "length":
+        parts.append("cut at max tokens")
+    return " · ".join(parts)
+
+
+class MessageView(Vertical, can_focus=True):
+    """A stored message; focus it for its actions (copy, fork, edit, regenerate, delete)."""
+
+    BINDINGS = [
+        Binding("c", "copy", "Copy"),
+        Binding("f", "fork", "Fork here"),
+        Binding("e", "edit", "Edit & resend"),
+        Binding("r", "regenerate", "Regenerate / retry"),
+        Binding("d", "delete", "Delete"),
+        Binding("up,k", "screen.focus_previous_message", "Previous", show=False),
+        Binding("down,j", "screen.focus_next_message", "Next", show=False),
+    ]
+
+    class Action(Message):
+        """The person asked for `action` ("copy", "fork", …) on this message."""
+
+        def __init__(self, view: MessageView, action: str) -> None:
+            super().__init__()
+            self.view = view
+            self.action = action
+
+    def __init__(self, message: StoredMessage) -> None:
+        super().__init__(classes=message.role)
+        self.message = message
+        self._body = StreamingMarkdown(message.content)
+        self._meta = Static(Content(describe(message)), classes="meta")
+        self._error = Static(classes="error-text")
+
+    def compose(self) -> ComposeResult:
+        yield self._meta
+        yield self._body
+        yield self._error
+
+    def on_mount(self) -> None:
+        self._show_error()
+
+    @property
+    def text(self) -> str:
+        return self._body.text
+
+    def append(self, text: str) -> None:
+        """More streamed text."""
+        self._body.append(text)
+
+    def update_message(self, message: StoredMessage) -> None:
+        """Show the final (or edited) stored row."""
+        self.message = message
+        if message.content != self._body.text:
+            self._body.set_text(message.content)
+        else:
+            self._body.finish()
+        self._meta.update(Content(describe(message)))
+        self._show_error()
+
+    def _show_error(self) -> None:
+        failed = self.message.status == "error"
+        self.set_class(failed, "-error")
+        self._error.display = failed
+        if failed:
+            text = visible_controls(self.message.error or "the answer failed")
+            self._error.update(Content(f"⚠ {text} — press r to retry"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit":
+            return self.message.role == "user"
+        return True
+
+    def _post(self, action: str) -> None:
+        self.post_message(self.Action(self, action))
+
+    def action_copy(self) -> None:
+        self._post("copy")
+
+    def action_fork(self) -> None:
+        self._post("fork")
+
+    def action_edit(self) -> None:
+        self._post("edit")
+
+    def action_regenerate(self) -> None:
+        self._post("regenerate")
+
+    def action_delete(self) -> None:
+        self._post("delete")

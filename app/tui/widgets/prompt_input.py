@@ -1,0 +1,116 @@
+"""The multi-line prompt: Enter sends, Ctrl+J inserts a newline, Up/Down walk the history,
+Tab completes slash commands."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import TextArea
+
+from ... import commands
+
+
+class PromptInput(TextArea):
+    """Where the person types. Posts `Submitted` on Enter and `Changed` hints for commands."""
+
+    BINDINGS = [
+        Binding("ctrl+j,shift+enter,alt+enter", "newline", "Newline", show=False),
+        Binding("tab", "complete", "Complete", show=False),
+    ]
+
+    class Submitted(Message):
+        """The person sent `text`."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Hint(Message):
+        """Slash commands that match what is typed (empty: hide the hint)."""
+
+        def __init__(self, matches: list[str]) -> None:
+            super().__init__()
+            self.matches = matches
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                         **kwargs)  # type: ignore[arg-type]
+        self.prompt_history: list[str] = []
+        self._history_index: int | None = None
+        self._draft = ""
+
+    def set_history(self, prompts: list[str]) -> None:
+        """The session's earlier prompts, oldest first."""
+        self.prompt_history = prompts
+        self._history_index = None
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            text = self.text
+            if text.strip():
+                self.prompt_history.append(text)
+                self._history_index = None
+                self.clear()
+                self.post_message(self.Submitted(text))
+            return
+        if event.key == "up" and self.cursor_location[0] == 0 and self.prompt_history:
+            event.stop()
+            event.prevent_default()
+            self._walk_history(-1)
+            return
+        if (event.key == "down" and self._history_index is not None
+                and self.cursor_location[0] == self.document.line_count - 1):
+            event.stop()
+            event.prevent_default()
+            self._walk_history(1)
+            return
+        await super()._on_key(event)
+
+    def _walk_history(self, step: int) -> None:
+        if self._history_index is None:
+            if step > 0:
+                return
+            self._draft = self.text
+            index = len(self.prompt_history) - 1
+        else:
+            index = self._history_index + step
+        if index >= len(self.prompt_history):
+            self._history_index = None
+            self.load_text(self._draft)
+        else:
+            self._history_index = max(0, index)
+            self.load_text(self.prompt_history[self._history_index])
+        self.move_cursor(self.document.end)
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    def action_complete(self) -> None:
+        text = self.text
+        if not text.startswith("/") or " " in text:
+            self.app.action_focus_next()
+            return
+        matches = commands.complete(text)
+        if len(matches) == 1:
+            self.load_text(matches[0] + " ")
+        elif matches:
+            common = matches[0]
+            for m in matches[1:]:
+                while not m.startswith(common):
+                    common = common[:-1]
+            self.load_text(common)
+        self.move_cursor(self.document.end)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        text = self.text
+        if text.startswith("/") and "\n" not in text:
+            name = text.split(" ", 1)[0]
+            found = [c for c in commands.COMMANDS.values() if f"/{c.name}".startswith(name)]
+            if " " in text:
+                found = [c for c in found if f"/{c.name}" == name]
+            self.post_message(self.Hint([f"{c.usage}  —  {c.help}" for c in found]))
+        else:
+            self.post_message(self.Hint([]))

@@ -1,0 +1,54 @@
+"""The status bar: profile, the session's model, backend health, live tokens/s."""
+
+from __future__ import annotations
+
+import time
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+class StatusBar(Static):
+    """One line at the bottom of the chat screen."""
+
+    profile: reactive[str] = reactive("default")
+    model_ref: reactive[str] = reactive("")
+    health: reactive[str] = reactive("…")
+    rate: reactive[float | None] = reactive(None)
+    note: reactive[str] = reactive("")
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._started: float | None = None
+        self._first: float | None = None
+        self._pieces = 0
+
+    def render(self) -> Content:
+        parts = [f"profile {self.profile}", f"model {self.model_ref or '-'}", self.health]
+        if self.rate is not None:
+            parts.append(f"{self.rate:.0f} tok/s")
+        if self.note:
+            parts.append(self.note)
+        return Content("  │  ".join(parts))  # plain text: no markup is interpreted
+
+    def stream_started(self) -> None:
+        """An answer began streaming."""
+        self._started, self._first, self._pieces = time.monotonic(), None, 0
+        self.rate = None
+        self.note = "streaming… Esc stops"
+
+    def stream_piece(self) -> None:
+        """One more piece of the answer arrived (updates the live rate a few times a second)."""
+        now = time.monotonic()
+        if self._first is None:
+            self._first = now
+        self._pieces += 1
+        elapsed = now - self._first
+        if elapsed > 0.2 and self._pieces % 4 == 0:
+            self.rate = (self._pieces - 1) / elapsed
+
+    def stream_ended(self, tokens_per_s: float | None) -> None:
+        """The answer ended; show its measured rate."""
+        self.rate = tokens_per_s
+        self.note = ""
