@@ -1,0 +1,83 @@
+"""SQLite persistence for talu-chat: profiles, sessions, messages, search, export and import.
+
+Plain data only: this package imports neither ``engine`` nor ``app``.
+"""
+
+from .errors import (
+    AmbiguousIdError,
+    CorruptDatabaseError,
+    DatabaseBusyError,
+    ExportExistsError,
+    ImportFormatError,
+    MessageNotFoundError,
+    NotInTrashError,
+    ProfileNameError,
+    SearchQueryError,
+    SessionNotFoundError,
+    StorageError,
+)
+from .export import EXPORT_FORMATS, export_sessions, write_export
+from .ids import new_id, utc_now
+from .importing import IMPORT_FORMATS, import_file
+from .models import (
+    FINISH_REASONS,
+    MARKERS,
+    ROLES,
+    SNIPPET_CLOSE,
+    SNIPPET_OPEN,
+    STATUSES,
+    VIEWS,
+    SearchHit,
+    Session,
+    SessionNode,
+    StoredMessage,
+)
+from .profiles import (
+    DEFAULT_PROFILE,
+    list_profiles,
+    profile_path,
+    validate_profile_name,
+)
+from .search import fts_query
+from .sessions import derive_title
+from .store import Store, open_profile
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "EXPORT_FORMATS",
+    "FINISH_REASONS",
+    "IMPORT_FORMATS",
+    "MARKERS",
+    "ROLES",
+    "SNIPPET_CLOSE",
+    "SNIPPET_OPEN",
+    "STATUSES",
+    "VIEWS",
+    "AmbiguousIdError",
+    "CorruptDatabaseError",
+    "DatabaseBusyError",
+    "ExportExistsError",
+    "ImportFormatError",
+    "MessageNotFoundError",
+    "NotInTrashError",
+    "ProfileNameError",
+    "SearchHit",
+    "SearchQueryError",
+    "Session",
+    "SessionNode",
+    "SessionNotFoundError",
+    "StorageError",
+    "Store",
+    "StoredMessage",
+    "derive_title",
+    "export_sessions",
+    "fts_query",
+    "import_file",
+    "list_profiles",
+    "new_id",
+    "open_profile",
+    "profile_path",
+    "utc_now",
+    "validate_profile_name",
+    "write_export",
+]

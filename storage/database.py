@@ -1,0 +1,200 @@
+"""Opening a profile database safely, and the locked connection every operation goes through."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from .errors import CorruptDatabaseError, DatabaseBusyError, StorageError
+from .migrations import migrate
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+#: Seconds a write waits for another process's lock before giving up.
+BUSY_TIMEOUT_S = 10.0
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_CORRUPT_HINTS = ("not a database", "malformed", "file is encrypted", "corrupt")
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a non-empty file without the SQLite header, before SQLite can touch it."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise StorageError(f"cannot read {path}: {error.strerror or error}") from error
+    if head and head != _SQLITE_MAGIC:
+        raise CorruptDatabaseError(
+            f"{path} is not a SQLite database (or is corrupt); it was left unchanged"
+        )
+
+
+def _create_private(path: Path) -> None:
+    """Create the directory (0o700) and an empty database file (0o600) when they are missing."""
+    if not path.parent.is_dir():
+        missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+        # Every directory created here is private (makedirs would give parents 0o777).
+        for directory in reversed(missing):
+            try:
+                os.mkdir(directory, 0o700)
+            except FileExistsError:
+                pass  # created meanwhile by another process
+            except OSError as error:
+                raise StorageError(
+                    f"cannot create the data directory {directory}: {error.strerror or error}"
+                ) from error
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        if not path.is_file():
+            raise StorageError(f"cannot use {path} as a database: it is not a file") from None
+    except OSError as error:
+        raise StorageError(
+            f"cannot create the database {path}: {error.strerror or error}"
+        ) from error
+
+
+class StoreBase:
+    """Holds the connection, its lock and the transaction helpers shared by all operations."""
+
+    path: Path
+    db: Database
+
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT_S
+    ) -> None:
+        # Imported here: sqlite-utils takes ~75 ms to import (click, dateutil, pluggy), which
+        # `import storage` should not cost an app that opens its store in a worker.
+        from sqlite_utils import Database
+
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._conn = conn
+        # No sqlite-utils plugins: nothing third-party runs on this connection.
+        self.db = Database(conn, execute_plugins=False)
+        # Re-entrant so an operation may call another one while holding the lock.
+        self._lock = threading.RLock()
+        self._writing = False
+
+    @classmethod
+    def open(cls, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> Self:
+        """Open (creating and migrating as needed) the database file at path.
+
+        busy_timeout is how many seconds a write waits for another process's lock.
+        """
+        path = Path(path)
+        _check_header(path)
+        _create_private(path)
+        try:
+            conn = sqlite3.connect(
+                path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
+            )
+        except sqlite3.Error as error:
+            raise StorageError(f"cannot open the database {path}: {error}") from error
+        try:
+            # Read the schema before any pragma can write to the file.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL is safe against application crashes; only an OS crash or
+            # power cut can lose the last commits, never corrupt the file.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            store = cls(path, conn, busy_timeout)
+            with store.transaction():
+                migrate(store.db)
+        except sqlite3.DatabaseError as error:
+            conn.close()
+            message = str(error)
+            if any(hint in message for hint in _CORRUPT_HINTS):
+                raise CorruptDatabaseError(
+                    f"{path} is not a readable SQLite database ({message}); it was left unchanged"
+                ) from error
+            raise StorageError(f"cannot open the database {path}: {message}") from error
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close the connection; the store is unusable afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a block as one write transaction (BEGIN IMMEDIATE); nested blocks join the outer."""
+        with self._lock:
+            if self._conn.in_transaction:
+                if not self._writing:
+                    raise RuntimeError("a write was started inside a read-only block")
+                yield self._conn
+                return
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._writing = True
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as error:
+                self._rollback()
+                translated = self._translate(error)
+                if translated is error:
+                    raise
+                raise translated from error
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._writing = False
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """Hold the connection for a group of reads (one consistent snapshot)."""
+        with self._lock:
+            if self._conn.in_transaction:
+                yield self._conn
+                return
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
+        """Run one read-only statement under the lock and return all rows (for diagnostics)."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _translate(self, error: sqlite3.OperationalError) -> Exception:
+        """Turn the SQLite failures a person can meet into one-line storage errors."""
+        message = str(error)
+        if "locked" in message or "busy" in message:
+            return DatabaseBusyError(
+                f"the database {self.path} stayed locked by another process for more "
+                f"than {self.busy_timeout:g} s"
+            )
+        if any(
+            hint in message for hint in ("readonly", "disk is full", "disk I/O", "unable to open")
+        ):
+            return StorageError(f"cannot write to the database {self.path}: {message}")
+        return error

@@ -1,0 +1,198 @@
+"""Export sessions as Markdown, talu JSON, fine-tuning JSONL or a self-contained HTML page."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ExportExistsError, StorageError
+from .export_html import render_html
+from .ids import utc_now
+from .models import SESSION_COLUMNS, Session, StoredMessage, select_list, session_from_row
+
+if TYPE_CHECKING:
+    from .store import Store
+
+EXPORT_FORMATS = ("md", "json", "jsonl", "html")
+#: Identifies talu-chat JSON exports; bump the version when the shape changes incompatibly.
+EXPORT_FORMAT_NAME = "talu-chat"
+EXPORT_VERSION = 1
+
+Transcript = tuple[Session, list[StoredMessage]]
+
+
+def load_transcripts(
+    store: Store, session_ids: Sequence[str] | None = None, include_deleted: bool = True
+) -> list[Transcript]:
+    """Return sessions with all their messages: the given ids in order, or all, oldest first."""
+    with store.reading():
+        if session_ids is None:
+            where = "" if include_deleted else "WHERE marker != 'deleted'"
+            rows = store.query(
+                f"SELECT {select_list(SESSION_COLUMNS)} FROM sessions {where} "
+                "ORDER BY created_at, id"
+            )
+            sessions = [session_from_row(row) for row in rows]
+        else:
+            sessions = [store.get_session(session_id) for session_id in session_ids]
+        return [(session, store.get_messages(session.id)) for session in sessions]
+
+
+def export_sessions(
+    store: Store,
+    session_ids: Sequence[str] | None = None,
+    fmt: str = "md",
+    *,
+    include_deleted: bool = True,
+) -> str:
+    """Render sessions (all when session_ids is None) in one of EXPORT_FORMATS."""
+    renderer = _RENDERERS.get(fmt)
+    if renderer is None:
+        raise ValueError(
+            f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
+        )
+    return renderer(load_transcripts(store, session_ids, include_deleted))
+
+
+def render_json(transcripts: list[Transcript]) -> str:
+    """Full-fidelity JSON that import_file reads back without loss."""
+    document = {
+        "format": EXPORT_FORMAT_NAME,
+        "version": EXPORT_VERSION,
+        "exported_at": utc_now(),
+        "sessions": [
+            {**session.as_dict(), "messages": [message.as_dict() for message in messages]}
+            for session, messages in transcripts
+        ],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+# Characters str.splitlines() treats as line breaks that json.dumps leaves raw.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def render_jsonl(transcripts: list[Transcript]) -> str:
+    """One line per session in the OpenAI chat fine-tuning shape.
+
+    Only complete messages are kept (errors, cancelled and interrupted partial answers are not
+    training data), the system prompt comes first, and sessions left with no user or assistant
+    message are skipped.
+    """
+    lines = []
+    for session, messages in transcripts:
+        turns = [{"role": m.role, "content": m.content} for m in messages if m.status == "complete"]
+        if not any(turn["role"] != "system" for turn in turns):
+            continue
+        if session.system_prompt:
+            turns.insert(0, {"role": "system", "content": session.system_prompt})
+        line = json.dumps({"messages": turns}, ensure_ascii=False)
+        lines.append(line.translate(_LINE_BREAKS))
+    return "".join(line + "\n" for line in lines)
+
+
+def describe_message(message: StoredMessage) -> list[str]:
+    """Return the parts of a message's heading: role, model, timing, speed, unusual status."""
+    parts = [message.role]
+    if message.role == "assistant" and message.model_ref:
+        parts.append(message.model_ref)
+    if message.total_s is not None:
+        parts.append(f"{message.total_s:.1f} s")
+    if message.tokens_per_s is not None:
+        parts.append(f"{message.tokens_per_s:.0f} tok/s")
+    if message.status != "complete":
+        parts.append(message.status)
+    return parts
+
+
+def short_time(timestamp: str) -> str:
+    """Return a stored timestamp as 'YYYY-MM-DD HH:MM UTC' for people."""
+    return f"{timestamp[:10]} {timestamp[11:16]} UTC" if len(timestamp) >= 16 else timestamp
+
+
+def render_md(transcripts: list[Transcript]) -> str:
+    """A readable Markdown transcript; message contents are kept exactly as written."""
+    blocks: list[str] = []
+    for session, messages in transcripts:
+        blocks.append(f"# {session.title or 'Untitled session'}")
+        facts = [
+            f"- Session: `{session.id}`",
+            f"- Created: {short_time(session.created_at)} · "
+            f"updated: {short_time(session.updated_at)}",
+        ]
+        if session.model_ref:
+            facts.append(f"- Model: `{session.model_ref}`")
+        if session.marker != "normal":
+            facts.append(f"- Marker: {session.marker}")
+        if session.parent_session_id:
+            facts.append(f"- Forked from: `{session.parent_session_id}`")
+        blocks.append("\n".join(facts))
+        if session.system_prompt:
+            blocks.append(f"**system prompt**\n\n{session.system_prompt}")
+        for message in messages:
+            heading = "**" + message.role + "**"
+            rest = describe_message(message)[1:]
+            blocks.append(" · ".join([heading, *rest]) + "\n\n" + message.content)
+            if message.error:
+                blocks.append(f"> error: {message.error}")
+        blocks.append("---")
+    return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+_RENDERERS: dict[str, Callable[[list[Transcript]], str]] = {
+    "md": render_md,
+    "json": render_json,
+    "jsonl": render_jsonl,
+    "html": lambda transcripts: render_html(transcripts, describe_message, short_time),
+}
+
+
+def write_export(path: Path, text: str, force: bool = False) -> Path:
+    """Write an export atomically (temp file, then rename); never overwrite unless force."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise ExportExistsError(f"{path} already exists; choose another name or overwrite it")
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise StorageError(f"cannot write {path}: {error.strerror or error}") from error
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _publish(temp, path, force)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(error, OSError):
+            raise StorageError(f"cannot write {path}: {error.strerror or error}") from error
+        raise
+    return path
+
+
+def _publish(temp: Path, path: Path, force: bool) -> None:
+    if force:
+        os.replace(temp, path)
+        return
+    # A hard link fails if the target appeared meanwhile, so no file is ever clobbered.
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        raise ExportExistsError(
+            f"{path} already exists; choose another name or overwrite it"
+        ) from None
+    except OSError:
+        if path.exists():
+            raise ExportExistsError(
+                f"{path} already exists; choose another name or overwrite it"
+            ) from None
+        os.replace(temp, path)  # filesystems without hard links
+        return
+    temp.unlink()

@@ -1,0 +1,269 @@
+"""Message operations: append (atomic across processes), update while streaming, page, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import MessageNotFoundError
+from .ids import new_id, utc_now
+from .models import (
+    FINISH_REASONS,
+    MESSAGE_COLUMNS,
+    ROLES,
+    STATUSES,
+    StoredMessage,
+    dumps,
+    message_from_row,
+    message_to_row,
+    select_list,
+)
+from .sessions import SessionOps, derive_title
+from .writer import current_writer, writer_alive
+
+_MESSAGE_SELECT = f"SELECT {select_list(MESSAGE_COLUMNS)} FROM messages"
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({select_list(MESSAGE_COLUMNS)}, writer) "
+    f"VALUES ({', '.join('?' * (len(MESSAGE_COLUMNS) + 1))})"
+)
+# Columns update_message may set, besides content/status/metadata which need care.
+_PLAIN_UPDATES = (
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "ttft_s",
+    "total_s",
+    "tokens_per_s",
+    "error",
+    "model_ref",
+    "backend",
+)
+
+
+def _check(value: str | None, allowed: tuple[str, ...], what: str) -> None:
+    if value is not None and value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+
+
+class MessageOps(SessionOps):
+    """Operations on messages (mixed into Store)."""
+
+    def add_message(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        *,
+        status: str = "complete",
+        model_ref: str | None = None,
+        backend: str | None = None,
+        finish_reason: str | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        ttft_s: float | None = None,
+        total_s: float | None = None,
+        tokens_per_s: float | None = None,
+        error: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> StoredMessage:
+        """Append a message at the end of a session and bump the session's updated_at."""
+        _check(role, ROLES, "role")
+        _check(status, STATUSES, "status")
+        _check(finish_reason, FINISH_REASONS, "finish reason")
+        now = utc_now()
+        message = StoredMessage(
+            id=new_id(),
+            session_id=session_id,
+            position=0,
+            role=role,
+            content=content,
+            created_at=now,
+            status=status,
+            model_ref=model_ref,
+            backend=backend,
+            finish_reason=finish_reason,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            ttft_s=ttft_s,
+            total_s=total_s,
+            tokens_per_s=tokens_per_s,
+            error=error,
+            metadata=dict(metadata or {}),
+        )
+        writer = current_writer() if status == "streaming" else None
+        # BEGIN IMMEDIATE takes the write lock first, so MAX(position) + 1 cannot race with
+        # another process appending to the same session.
+        with self.transaction() as conn:
+            title, custom = self._session_title_state(conn, session_id)
+            message.position = conn.execute(
+                "SELECT coalesce(max(position) + 1, 0) FROM messages WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()[0]
+            conn.execute(_INSERT_MESSAGE, (*message_to_row(message), writer))
+            if role == "user" and not custom and not title and (derived := derive_title(content)):
+                conn.execute(
+                    "UPDATE sessions SET updated_at = ?, title = ? WHERE id = ?",
+                    (now, derived, session_id),
+                )
+            else:
+                conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+        return message
+
+    def update_message(
+        self,
+        message_id: str,
+        *,
+        content: str | None = None,
+        status: str | None = None,
+        finish_reason: str | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        ttft_s: float | None = None,
+        total_s: float | None = None,
+        tokens_per_s: float | None = None,
+        error: str | None = None,
+        model_ref: str | None = None,
+        backend: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Set the given fields of a message (None leaves one unchanged); metadata is replaced."""
+        _check(status, STATUSES, "status")
+        _check(finish_reason, FINISH_REASONS, "finish reason")
+        values = {
+            "finish_reason": finish_reason,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "ttft_s": ttft_s,
+            "total_s": total_s,
+            "tokens_per_s": tokens_per_s,
+            "error": error,
+            "model_ref": model_ref,
+            "backend": backend,
+        }
+        assignments = [f"{name} = ?" for name in _PLAIN_UPDATES if values[name] is not None]
+        params: list[Any] = [values[name] for name in _PLAIN_UPDATES if values[name] is not None]
+        if content is not None:
+            assignments.append("content = ?")
+            params.append(content)
+        if status is not None:
+            assignments += ["status = ?", "writer = ?"]
+            params += [status, current_writer() if status == "streaming" else None]
+        if metadata is not None:
+            assignments.append("metadata = ?")
+            params.append(dumps(metadata))
+        with self.transaction() as conn:
+            if not assignments:
+                if conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone():
+                    return
+                raise MessageNotFoundError(f"no message with id {message_id!r}")
+            cursor = conn.execute(
+                f"UPDATE messages SET {', '.join(assignments)} WHERE id = ?", [*params, message_id]
+            )
+            if cursor.rowcount == 0:
+                raise MessageNotFoundError(f"no message with id {message_id!r}")
+            if content is not None:
+                self._retitle_if_first_user_message(message_id, content)
+
+    def _retitle_if_first_user_message(self, message_id: str, content: str) -> None:
+        # While a title is not custom it follows the session's first user message, edits included.
+        conn = self._conn
+        row = conn.execute(
+            "SELECT m.session_id, m.position FROM messages m JOIN sessions s "
+            "ON s.id = m.session_id WHERE m.id = ? AND m.role = 'user' AND s.title_is_custom = 0",
+            (message_id,),
+        ).fetchone()
+        if row is None:
+            return
+        session_id, position = row
+        earlier = conn.execute(
+            "SELECT 1 FROM messages WHERE session_id = ? AND role = 'user' AND position < ?",
+            (session_id, position),
+        ).fetchone()
+        if earlier is None:
+            conn.execute(
+                "UPDATE sessions SET title = ? WHERE id = ?", (derive_title(content), session_id)
+            )
+
+    def get_message(self, message_id: str) -> StoredMessage:
+        """Return the message with this id."""
+        rows = self.query(f"{_MESSAGE_SELECT} WHERE id = ?", (message_id,))
+        if not rows:
+            raise MessageNotFoundError(f"no message with id {message_id!r}")
+        return message_from_row(rows[0])
+
+    def get_messages(
+        self, session_id: str, limit: int | None = None, before_position: int | None = None
+    ) -> list[StoredMessage]:
+        """Return messages oldest to newest; with limit, the last ones (before before_position)."""
+        where = "WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if before_position is not None:
+            where += " AND position < ?"
+            params.append(before_position)
+        with self.reading():
+            if limit is None:
+                rows = self.query(f"{_MESSAGE_SELECT} {where} ORDER BY position", params)
+            else:
+                rows = self.query(
+                    f"{_MESSAGE_SELECT} {where} ORDER BY position DESC LIMIT ?", [*params, limit]
+                )
+                rows.reverse()
+            if not rows:
+                self.get_session(session_id)  # an empty page, or no such session
+        return [message_from_row(row) for row in rows]
+
+    def count_messages(self, session_id: str) -> int:
+        """Return how many messages a session holds."""
+        with self.reading():
+            count = int(
+                self.query("SELECT count(*) FROM messages WHERE session_id = ?", (session_id,))[0][
+                    0
+                ]
+            )
+            if count == 0:
+                self.get_session(session_id)
+        return count
+
+    def delete_message(self, message_id: str) -> None:
+        """Delete one message; the later ones move up so positions stay 0..n-1."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT session_id, position FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                raise MessageNotFoundError(f"no message with id {message_id!r}")
+            session_id, position = row
+            conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            # Two steps through negative values, so UNIQUE(session_id, position) never clashes.
+            conn.execute(
+                "UPDATE messages SET position = -position - 1 "
+                "WHERE session_id = ? AND position > ?",
+                (session_id, position),
+            )
+            conn.execute(
+                "UPDATE messages SET position = -position - 2 "
+                "WHERE session_id = ? AND position < 0",
+                (session_id,),
+            )
+
+    def truncate_after(self, session_id: str, position: int) -> int:
+        """Delete every message after a position (-1 empties the session); return how many."""
+        with self.transaction() as conn:
+            self._session_title_state(conn, session_id)
+            cursor = conn.execute(
+                "DELETE FROM messages WHERE session_id = ? AND position > ?", (session_id, position)
+            )
+        return cursor.rowcount
+
+    def mark_interrupted(self) -> int:
+        """Mark streaming messages whose writing process is gone as interrupted; return how many."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, writer FROM messages WHERE status = 'streaming'"
+            ).fetchall()
+            orphans = [(message_id,) for message_id, writer in rows if not writer_alive(writer)]
+            conn.executemany(
+                "UPDATE messages SET status = 'interrupted', writer = NULL "
+                "WHERE id = ? AND status = 'streaming'",
+                orphans,
+            )
+        return len(orphans)

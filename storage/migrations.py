@@ -1,0 +1,151 @@
+"""The schema's whole history: small named functions, each applied once and recorded.
+
+Adding a column is one new function at the end of the list; old databases upgrade in place
+when they are next opened. Never edit or reorder a migration that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .ids import utc_now
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+Migration = Callable[["Database"], None]
+
+MIGRATIONS: list[Migration] = []
+migration = MIGRATIONS.append
+
+MIGRATIONS_TABLE = "_migrations"
+
+
+def migrate(db: Database, *, stop_after: str | None = None) -> list[str]:
+    """Apply pending migrations in order (inside the caller's transaction); return their names.
+
+    ``stop_after`` names the last migration to apply; tests use it to build old schemas.
+    """
+    db.execute(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+        "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    applied = {row["name"] for row in db[MIGRATIONS_TABLE].rows}
+    done: list[str] = []
+    for fn in MIGRATIONS:
+        name = fn.__name__
+        if name not in applied:
+            fn(db)
+            db.execute(
+                f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
+                [name, utc_now()],
+            )
+            done.append(name)
+        if name == stop_after:
+            break
+    return done
+
+
+def pending(db: Database) -> list[str]:
+    """Return the names of migrations not yet applied to the database."""
+    if not db[MIGRATIONS_TABLE].exists():
+        return [fn.__name__ for fn in MIGRATIONS]
+    applied = {row["name"] for row in db[MIGRATIONS_TABLE].rows}
+    return [fn.__name__ for fn in MIGRATIONS if fn.__name__ not in applied]
+
+
+@migration
+def m001_initial(db: Database) -> None:
+    # Hand-written DDL because sqlite-utils' create() cannot declare ON DELETE CASCADE.
+    # `seq` is an explicit INTEGER PRIMARY KEY so rowids never change (VACUUM may renumber
+    # implicit rowids), which the external-content FTS index relies on.
+    db.execute(
+        """
+        CREATE TABLE sessions (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL DEFAULT '',
+            title_is_custom INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            marker TEXT NOT NULL DEFAULT 'normal',
+            parent_session_id TEXT,
+            forked_from_message_id TEXT,
+            model_ref TEXT,
+            system_prompt TEXT,
+            generation_config TEXT NOT NULL DEFAULT '{}',
+            metadata TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    # Listing reads sessions newest first within a marker, or across all markers.
+    db.execute("CREATE INDEX sessions_marker_updated ON sessions (marker, updated_at, id)")
+    db.execute("CREATE INDEX sessions_updated ON sessions (updated_at, id)")
+    db.execute("CREATE INDEX sessions_parent ON sessions (parent_session_id)")
+    db.execute(
+        """
+        CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'complete',
+            model_ref TEXT,
+            finish_reason TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            created_at TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    db.execute("CREATE UNIQUE INDEX messages_session_position ON messages (session_id, position)")
+
+
+@migration
+def m002_message_metrics(db: Database) -> None:
+    messages = db["messages"]
+    for column, column_type in (
+        ("backend", str),
+        ("ttft_s", float),
+        ("total_s", float),
+        ("tokens_per_s", float),
+        ("error", str),
+        # "<pid>:<process start ticks>" of the process streaming into the row; see writer.py.
+        ("writer", str),
+    ):
+        messages.add_column(column, column_type)  # type: ignore[union-attr]
+    # Finds the few rows still streaming without scanning a million finished ones.
+    db.execute("CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming'")
+
+
+@migration
+def m003_full_text_search(db: Database) -> None:
+    # External-content FTS5 tables kept in step by triggers, so no application code can forget.
+    # The update triggers fire only when the indexed column changes, which keeps metric and
+    # status updates of a streaming answer cheap.
+    for table, column in (("messages", "content"), ("sessions", "title")):
+        fts = f"{table}_fts"
+        db.execute(
+            f"CREATE VIRTUAL TABLE {fts} USING fts5 ({column}, content='{table}', "
+            "content_rowid='seq', tokenize='unicode61 remove_diacritics 2')"
+        )
+        db.execute(
+            f"CREATE TRIGGER {table}_fts_insert AFTER INSERT ON {table} BEGIN "
+            f"INSERT INTO {fts} (rowid, {column}) VALUES (new.seq, new.{column}); END"
+        )
+        db.execute(
+            f"CREATE TRIGGER {table}_fts_delete AFTER DELETE ON {table} BEGIN "
+            f"INSERT INTO {fts} ({fts}, rowid, {column}) "
+            f"VALUES ('delete', old.seq, old.{column}); END"
+        )
+        db.execute(
+            f"CREATE TRIGGER {table}_fts_update AFTER UPDATE OF {column} ON {table} BEGIN "
+            f"INSERT INTO {fts} ({fts}, rowid, {column}) "
+            f"VALUES ('delete', old.seq, old.{column}); "
+            f"INSERT INTO {fts} (rowid, {column}) VALUES (new.seq, new.{column}); END"
+        )
+        db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")

@@ -1,0 +1,167 @@
+"""Plain data returned by the store: sessions, messages, search hits and session trees."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+#: Session markers; "deleted" is the restorable trash.
+MARKERS = ("normal", "pinned", "archived", "deleted")
+#: Views accepted by ``Store.list_sessions``.
+VIEWS = ("recent", "pinned", "archived", "deleted", "all")
+#: Message roles.
+ROLES = ("system", "user", "assistant")
+#: Message statuses.
+STATUSES = ("complete", "streaming", "cancelled", "interrupted", "error")
+#: Finish reasons of an assistant message (or None while unknown).
+FINISH_REASONS = ("stop", "length", "cancelled", "error")
+
+#: Marks around matched words in search snippets: plain text, and not Rich markup.
+SNIPPET_OPEN = "«"
+SNIPPET_CLOSE = "»"
+
+
+@dataclass(slots=True)
+class Session:
+    """A chat session as stored."""
+
+    id: str
+    title: str
+    title_is_custom: bool
+    created_at: str
+    updated_at: str
+    marker: str = "normal"
+    parent_session_id: str | None = None
+    forked_from_message_id: str | None = None
+    model_ref: str | None = None
+    system_prompt: str | None = None
+    generation_config: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the session as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    """A message of a session, with its metrics, as stored."""
+
+    id: str
+    session_id: str
+    position: int
+    role: str
+    content: str
+    created_at: str
+    status: str = "complete"
+    model_ref: str | None = None
+    backend: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    ttft_s: float | None = None
+    total_s: float | None = None
+    tokens_per_s: float | None = None
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the message as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class SearchHit:
+    """One full-text search result: a message, or a session title when message_id is None."""
+
+    session_id: str
+    session_title: str
+    message_id: str | None
+    position: int | None
+    role: str | None
+    snippet: str
+    rank: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the hit as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class SessionNode:
+    """A session and the sessions forked from it, for drawing a fork tree."""
+
+    session: Session
+    children: list[SessionNode] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the tree as nested JSON-ready dicts."""
+        return {
+            "session": self.session.as_dict(),
+            "children": [child.as_dict() for child in self.children],
+        }
+
+    def walk(self, depth: int = 0) -> list[tuple[int, Session]]:
+        """Return (depth, session) pairs in drawing order, the root first."""
+        out = [(depth, self.session)]
+        for child in self.children:
+            out.extend(child.walk(depth + 1))
+        return out
+
+
+SESSION_COLUMNS = tuple(f.name for f in fields(Session))
+MESSAGE_COLUMNS = tuple(f.name for f in fields(StoredMessage))
+_JSON_FIELDS = frozenset({"generation_config", "metadata"})
+
+
+def dumps(value: dict[str, Any] | None) -> str:
+    """Serialize a JSON column value (None becomes an empty object)."""
+    return json.dumps(value or {}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def session_from_row(row: Sequence[Any]) -> Session:
+    """Build a Session from a row selected with SESSION_COLUMNS."""
+    values = dict(zip(SESSION_COLUMNS, row, strict=True))
+    values["title"] = values["title"] or ""
+    values["title_is_custom"] = bool(values["title_is_custom"])
+    for name in _JSON_FIELDS:
+        values[name] = _loads(values[name])
+    return Session(**values)
+
+
+def message_from_row(row: Sequence[Any]) -> StoredMessage:
+    """Build a StoredMessage from a row selected with MESSAGE_COLUMNS."""
+    values = dict(zip(MESSAGE_COLUMNS, row, strict=True))
+    values["metadata"] = _loads(values["metadata"])
+    return StoredMessage(**values)
+
+
+def session_to_row(session: Session) -> tuple[Any, ...]:
+    """Return a Session's column values in SESSION_COLUMNS order."""
+    return tuple(
+        dumps(getattr(session, name)) if name in _JSON_FIELDS else getattr(session, name)
+        for name in SESSION_COLUMNS
+    )
+
+
+def message_to_row(message: StoredMessage) -> tuple[Any, ...]:
+    """Return a StoredMessage's column values in MESSAGE_COLUMNS order."""
+    return tuple(
+        dumps(message.metadata) if name == "metadata" else getattr(message, name)
+        for name in MESSAGE_COLUMNS
+    )
+
+
+def select_list(columns: Sequence[str], alias: str = "") -> str:
+    """Return a SQL select list for the columns, optionally qualified by a table alias."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{name}" for name in columns)
