@@ -89,6 +89,15 @@ def _new(service: ConversationService, session_id: str, arg: str) -> CommandResu
     return CommandResult(f"new session {session.id[:8]}", action="open_session", data=session.id)
 
 
+@command("open", "ID", "Switch to another session (an id or a unique prefix)")
+def _open(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    if not arg.strip():
+        raise UsageError("/open needs a session id (/sessions lists them)")
+    session = service.find_session(arg.strip())
+    return CommandResult(f"opened {session.id[:8]} ({session.title})", action="open_session",
+                         data=session.id)
+
+
 @command("fork", "[N]", "Fork this session at message N (default: the last message)")
 def _fork(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     at = None

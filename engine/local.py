@@ -101,7 +101,8 @@ class ModelPool:
     def close(self) -> None:
         with self._lock:
             for model in self._models.values():
-                model.llm.close()
+                with model.lock:  # a cancelled decode may still be finishing its last token
+                    model.llm.close()
             self._models.clear()
 
     def _load(self, path: Path) -> LoadedModel:

@@ -1,0 +1,55 @@
+"""Tab completion: slash command names, model references and session ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
+from storage import EXPORT_FORMATS
+
+from .. import commands
+
+MODEL_ARGUMENT = frozenset({"model", "new"})
+SESSION_ARGUMENT = frozenset({"open"})
+
+
+class ReplCompleter(Completer):
+    """Completes `/name`, then the argument of commands that take a model or a session.
+
+    The REPL keeps `model_refs` and `sessions` fresh (models are listed once in the background,
+    sessions before each prompt), so completing never waits on a server or the disk.
+    """
+
+    def __init__(self) -> None:
+        self.model_refs: list[str] = []
+        self.sessions: list[tuple[str, str]] = []  # (id, title), most recent first
+
+    def get_completions(self, document: Document,
+                        complete_event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        if not commands.is_command(text) or "\n" in text:
+            return
+        name, space, arg = text[1:].partition(" ")
+        if not space:
+            for command in commands.COMMANDS.values():
+                if command.name.startswith(name.lower()):
+                    yield Completion(f"/{command.name}", -len(text), display_meta=command.help)
+            return
+        yield from self._arguments(name.lower(), arg)
+
+    def _arguments(self, name: str, arg: str) -> Iterable[Completion]:
+        needle = arg.lower()
+        if name in MODEL_ARGUMENT:
+            for ref in self.model_refs:
+                if needle in ref.lower():
+                    yield Completion(ref, -len(arg))
+        elif name in SESSION_ARGUMENT:
+            for session_id, title in self.sessions:
+                if session_id.startswith(needle) or (needle and needle in title.lower()):
+                    yield Completion(session_id, -len(arg), display_meta=title)
+        elif name == "export" and " " not in arg:
+            for fmt in EXPORT_FORMATS:
+                if fmt.startswith(needle):
+                    yield Completion(fmt, -len(arg))

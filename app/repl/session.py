@@ -1,0 +1,259 @@
+"""The REPL loop: read a message or a slash command, run it, render what comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine import EngineError, ModelInfo
+from storage import StorageError
+
+from .. import commands
+from ..ask import choose_session
+from ..context import AppContext
+from ..conversation import ConversationService, TurnDelta, TurnFinished, TurnNotice, TurnRun
+from ..errors import UsageError
+from .completion import ReplCompleter
+from .keys import KEYS_HELP
+from .prompt import LineReader, PromptReader, history_file
+from .render import Renderer
+
+log = logging.getLogger(__name__)
+
+HISTORY_SHOWN = 6  # messages shown when a session is picked up again
+EXPECTED_ERRORS = (UsageError, EngineError, StorageError)
+
+
+@contextlib.contextmanager
+def interrupt_calls(callback: Callable[[], object]) -> Iterator[None]:
+    """While the block runs, Ctrl+C (SIGINT) calls `callback` instead of raising.
+
+    The previous handler (asyncio's, prompt-toolkit's or Python's) is back afterwards.
+    """
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        loop.add_signal_handler(signal.SIGINT, callback)
+    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+class Repl:
+    """A line-mode chat over one profile's conversation service, on one session at a time."""
+
+    def __init__(self, service: ConversationService, session_id: str, *,
+                 reader: LineReader | None = None, out: TextIO | None = None,
+                 quiet: bool = False, config: dict[str, Any] | None = None,
+                 history_path: Path | None = None, colour: bool | None = None) -> None:
+        self.service = service
+        self.session_id = session_id
+        self.config = config or {}
+        self.render = Renderer(out if out is not None else sys.stdout, quiet=quiet,
+                               colour=colour)
+        self.completer = ReplCompleter()
+        self.reader: LineReader = reader or PromptReader(history_path, self.completer)
+        self.models: list[ModelInfo] = []
+
+    # the loop -----------------------------------------------------------------------------
+
+    async def run(self, show_history: bool = False) -> None:
+        """Chat until /quit or Ctrl+D."""
+        await self._show_session(show_history, banner=True)
+        listing = asyncio.create_task(self._list_models(report=False))
+        try:
+            while True:
+                await self._refresh_sessions()
+                try:
+                    text = await self.reader.read()
+                except KeyboardInterrupt:  # Ctrl+C at the prompt: start over
+                    continue
+                except EOFError:  # Ctrl+D
+                    break
+                if not await self.handle(text):
+                    break
+        finally:
+            listing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listing
+            self.render.end_line()
+
+    async def handle(self, text: str) -> bool:
+        """Run one input: a slash command or a message. False when the REPL should end."""
+        if not text.strip():
+            return True
+        stripped = text.strip()
+        if commands.is_command(stripped):
+            return await self.command(stripped)
+        if text.startswith("//"):
+            text = text[1:]
+        await self.turn(self.service.send, self.session_id, text, config=self.config)
+        return True
+
+    # turns --------------------------------------------------------------------------------
+
+    async def turn(self, start: Callable[..., TurnRun], *args: Any, **kwargs: Any) -> None:
+        """Stream one turn: deltas as they arrive, then the metrics or error line."""
+        try:
+            run = await asyncio.to_thread(start, *args, **kwargs)
+            finished: TurnFinished | None = None
+            with interrupt_calls(run.cancel):
+                async for event in run.events():
+                    if isinstance(event, TurnDelta):
+                        self.render.answer(event.text)
+                    elif isinstance(event, TurnNotice):
+                        self.render.notice(event.text)
+                    elif isinstance(event, TurnFinished):
+                        finished = event
+        except Exception as exc:
+            self._failed(exc)
+            return
+        if finished is not None:
+            self.render.finished(finished.assistant)
+
+    # commands -----------------------------------------------------------------------------
+
+    async def command(self, text: str) -> bool:
+        """Run a shared slash command and carry out its action. False on /quit."""
+        result = await self._off_loop(commands.execute, self.service, self.session_id, text)
+        if result is None:
+            return True
+        action = result.action
+        if action == "quit":
+            return False
+        if action in ("pick_model", "show_models"):
+            await self._models(pick=action == "pick_model")
+        elif action == "regenerate":
+            await self.turn(self.service.regenerate, self.session_id, self.config)
+        elif action == "open_session":
+            if result.message:
+                self.render.line(result.message)
+            previous, self.session_id = self.session_id, str(result.data)
+            await self._show_session(show_history=True, parent=previous)
+        elif result.message:
+            self.render.line(result.message)
+        if action == "show_help":
+            self.render.line("\nKeys:\n" + KEYS_HELP)
+        return True
+
+    async def _off_loop(self, func: Callable[..., Any], *args: Any) -> Any:
+        """`func(*args)` on a worker thread; errors become one line, Ctrl+C abandons it."""
+        task = asyncio.ensure_future(asyncio.to_thread(func, *args))
+        interrupted = False
+
+        def interrupt() -> None:
+            nonlocal interrupted
+            interrupted = True
+            task.cancel()
+
+        try:
+            with interrupt_calls(interrupt):
+                return await task
+        except asyncio.CancelledError:
+            if not interrupted:
+                raise
+            self.render.error("interrupted")
+        except Exception as exc:
+            self._failed(exc)
+        return None
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, EXPECTED_ERRORS):
+            self.render.error(str(exc))
+        else:
+            log.exception("REPL error")
+            self.render.error(f"internal error: {type(exc).__name__}: {exc} (details in the log)")
+
+    async def _models(self, pick: bool) -> None:
+        """List the models; with `pick`, ask for one and switch to it via `/model REF`."""
+        await self._list_models(report=True)
+        session = await asyncio.to_thread(self.service.store.get_session, self.session_id)
+        for number, model in enumerate(self.models, 1):
+            mark = "*" if model.ref == session.model_ref else " "
+            self.render.line(f"{mark} {number:>2}  {model.ref}  ({model.source})")
+        if not pick:
+            self.render.dim("switch with /model REF (Tab completes)")
+            return
+        try:
+            answer = (await self.reader.ask("model number or reference "
+                                            "(Enter keeps the current one): ")).strip()
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        if not answer:
+            self.render.dim(f"model stays {session.model_ref}")
+            return
+        if answer.isdigit() and 1 <= int(answer) <= len(self.models):
+            answer = self.models[int(answer) - 1].ref
+        await self.command(f"/model {answer}")
+
+    # session state ------------------------------------------------------------------------
+
+    async def _show_session(self, show_history: bool, banner: bool = False,
+                            parent: str | None = None) -> None:
+        session, messages = await asyncio.to_thread(self.service.load, self.session_id)
+        if banner:
+            model = session.model_ref or self.service.default_model
+            self.render.banner(f"talu-chat repl · session {session.id} · {model}"
+                               " · Enter sends, Alt+Enter adds a line · /help · Ctrl+D quits")
+        else:
+            self.render.session_header(session, len(messages))
+        forked_from_here = parent is not None and session.parent_session_id == parent
+        if show_history and messages and not forked_from_here:
+            if len(messages) > HISTORY_SHOWN:
+                self.render.dim(f"… {len(messages) - HISTORY_SHOWN} earlier messages")
+            self.render.history(messages[-HISTORY_SHOWN:])
+
+    async def _refresh_sessions(self) -> None:
+        try:
+            sessions = await asyncio.to_thread(self.service.store.list_sessions, "recent", 50)
+        except StorageError:
+            return
+        self.completer.sessions = [(s.id, s.title or "") for s in sessions]
+
+    async def _list_models(self, report: bool) -> None:
+        """Refresh the model list (and its completions); `report` prints endpoint errors.
+
+        The start-up listing runs while the prompt is up, so it only logs.
+        """
+        try:
+            models, errors = await self.service.engine.list_models()
+        except EngineError as exc:
+            errors = {"all": str(exc)}
+        else:
+            self.models = models
+            self.completer.model_refs = [m.ref for m in models]
+        for endpoint, error in errors.items():
+            if report:
+                self.render.error(f"cannot list models of {endpoint}: {error}")
+            log.info("listing models of %s: %s", endpoint, error)
+
+
+async def run_repl(ctx: AppContext, *, session_id: str | None = None, continue_: bool = False,
+                   model_ref: str | None = None, system: str | None = None,
+                   quiet: bool = False, config: dict[str, Any] | None = None,
+                   reader: LineReader | None = None, out: TextIO | None = None) -> None:
+    """Open (or resume) a session of `ctx`'s profile and chat in it until the person quits."""
+    service = ctx.service()
+    try:
+        if continue_ and not session_id and service.most_recent() is None:
+            raise UsageError("no session to continue: run talu-chat repl without --continue")
+        sid = choose_session(service, session_id=session_id, continue_=continue_,
+                             model_ref=model_ref, system=system)
+        repl = Repl(service, sid, reader=reader, out=out, quiet=quiet, config=config,
+                    history_path=history_file(ctx.settings, ctx.profile))
+        await repl.run(show_history=bool(session_id or continue_))
+    finally:
+        await service.engine.aclose()
+        service.close()
