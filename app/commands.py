@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from engine import GenerationConfig
 from storage import EXPORT_FORMATS
 
+from .cli_store import short_session_ids
 from .conversation import ConversationService
 from .errors import UsageError
 
@@ -86,7 +87,8 @@ def _models(service: ConversationService, session_id: str, arg: str) -> CommandR
 @command("new", "[REF]", "Start a new session (optionally on model REF)")
 def _new(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     session = service.new_session(model_ref=arg or None)
-    return CommandResult(f"new session {session.id[:8]}", action="open_session", data=session.id)
+    short = short_session_ids(service.store, [session.id])[session.id]
+    return CommandResult(f"new session {short}", action="open_session", data=session.id)
 
 
 @command("open", "ID", "Switch to another session (an id or a unique prefix)")
@@ -94,7 +96,8 @@ def _open(service: ConversationService, session_id: str, arg: str) -> CommandRes
     if not arg.strip():
         raise UsageError("/open needs a session id (/sessions lists them)")
     session = service.find_session(arg.strip())
-    return CommandResult(f"opened {session.id[:8]} ({session.title})", action="open_session",
+    short = short_session_ids(service.store, [session.id])[session.id]
+    return CommandResult(f"opened {short} ({session.title})", action="open_session",
                          data=session.id)
 
 
@@ -108,7 +111,8 @@ def _fork(service: ConversationService, session_id: str, arg: str) -> CommandRes
         except (ValueError, IndexError):
             raise UsageError(f"/fork takes a message number from 1 to {len(messages)}") from None
     session = service.store.fork(session_id, at)
-    return CommandResult(f"forked into {session.id[:8]} ({session.title})",
+    short = short_session_ids(service.store, [session.id])[session.id]
+    return CommandResult(f"forked into {short} ({session.title})",
                          action="open_session", data=session.id)
 
 
@@ -187,7 +191,8 @@ def _export(service: ConversationService, session_id: str, arg: str) -> CommandR
 @command("sessions", "", "List recent sessions")
 def _sessions(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     sessions = service.store.list_sessions("recent", limit=30)
-    lines = [f"{'*' if s.id == session_id else ' '} {s.id[:8]}  "
+    short = short_session_ids(service.store, [s.id for s in sessions])
+    lines = [f"{'*' if s.id == session_id else ' '} {short[s.id]}  "
              f"{'📌 ' if s.marker == 'pinned' else ''}{s.title or '(untitled)'}" for s in sessions]
     return CommandResult("\n".join(lines) or "no sessions", action="show_sessions",
                          data=sessions)
@@ -198,7 +203,8 @@ def _search(service: ConversationService, session_id: str, arg: str) -> CommandR
     if not arg.strip():
         raise UsageError("/search needs words to look for")
     hits = service.store.search(arg)
-    lines = [f"{h.session_id[:8]}  {h.session_title}: {h.snippet}" for h in hits]
+    short = short_session_ids(service.store, [h.session_id for h in hits])
+    lines = [f"{short[h.session_id]}  {h.session_title}: {h.snippet}" for h in hits]
     return CommandResult("\n".join(lines) or "no matches", action="show_search", data=hits)
 
 

@@ -24,10 +24,11 @@ def new_id() -> str:
     with _lock:
         ms = time.time_ns() // 1_000_000
         if ms <= _last_ms:
-            # Same millisecond (or the clock stepped back): stay monotonic within this process,
-            # as ULID's monotonic mode does, by counting up from the previous random part.
+            # Same millisecond (or the clock stepped back): stay monotonic within this process
+            # by stepping up from the previous random part by a random amount (not +1, so ids
+            # made in a burst still differ early enough for short prefixes to tell them apart).
             ms = _last_ms
-            random_part = _last_random + 1
+            random_part = _last_random + 1 + (int.from_bytes(os.urandom(5)) << 12)
             if random_part >= _RANDOM_LIMIT:
                 ms += 1
                 random_part = int.from_bytes(os.urandom(7)) >> 1

@@ -1,0 +1,103 @@
+"""`talu-chat export` and `talu-chat import`: sessions to and from files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, cast
+
+import click
+
+from storage import EXPORT_FORMATS, IMPORT_FORMATS, Store, import_file
+
+from .cli import app_context, profile_option
+from .cli_store import echo_json, json_option, note, one_line, open_service, shown
+from .errors import UsageError
+
+#: Export formats by file name suffix, for `-o` without `--format`.
+_SUFFIX_FORMATS = {"md": "md", "markdown": "md", "json": "json", "jsonl": "jsonl",
+                   "html": "html", "htm": "html"}
+
+
+def _format_for(fmt: str | None, output: str | None) -> str:
+    if fmt:
+        return fmt
+    suffix = Path(output).suffix.lstrip(".").lower() if output else ""
+    return _SUFFIX_FORMATS.get(suffix, "md")
+
+
+@click.command("export")
+@click.argument("session_ids", nargs=-1, metavar="[ID]...")
+@click.option("--all", "all_", is_flag=True,
+              help="Every session of the profile, archived and trashed ones included.")
+@click.option("-f", "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None,
+              help="md (default), json (lossless, for import), jsonl (fine-tuning), html. "
+                   "Without it, taken from the -o file name.")
+@click.option("-o", "--output", default=None, metavar="PATH",
+              help="Write to PATH (atomically) instead of standard output.")
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+@profile_option
+def export(session_ids: tuple[str, ...], all_: bool, fmt: str | None, output: str | None,
+           force: bool, profile: str | None) -> None:
+    """Export sessions (IDs, or --all) to standard output or to a file."""
+    if bool(session_ids) == all_:
+        raise UsageError("export takes session IDs or --all (one of them)")
+    fmt = _format_for(fmt, output)
+    service = open_service(profile, create=False)
+    if service is None:
+        name = app_context(profile).profile
+        raise UsageError(f"profile {name!r} has no sessions to export")
+    ids = [service.find_session(prefix).id for prefix in session_ids] if session_ids else None
+    if output is None or output == "-":
+        text = service.export(ids, fmt)
+        assert isinstance(text, str)
+        # On a terminal, stored model output must not drive it; files and pipes get it exact.
+        click.echo(shown(text) if sys.stdout.isatty() else text, nl=False)
+        return
+    written = service.export(ids, fmt, Path(output).expanduser(), force=force)
+    count = len(ids) if ids is not None else service.store.count_sessions("all")
+    note(f"exported {count} session{'' if count == 1 else 's'} to {written}")
+
+
+class _OpenOnWrite:
+    """Stands for the profile's store, opening (and so creating) it only when first used."""
+
+    def __init__(self, profile: str | None) -> None:
+        self.profile = profile
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            service = open_service(self.profile, create=True)
+            assert service is not None
+            self._store = service.store
+        return self._store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+@click.command("import")
+@click.argument("path", metavar="PATH")
+@click.option("-f", "--format", "fmt", type=click.Choice(IMPORT_FORMATS), default=None,
+              help="talu (a talu-chat JSON export) or chatgpt (conversations.json or the "
+                   "export zip). Default: detected.")
+@json_option
+@profile_option
+def import_(path: str, fmt: str | None, as_json: bool, profile: str | None) -> None:
+    """Import the sessions of a file into the profile: all of them, or none on any error."""
+    source = Path(path).expanduser()
+    lazy = _OpenOnWrite(profile)
+    # The file is read and checked before the store is touched: a bad file creates no profile.
+    ids = import_file(cast(Store, lazy), source, fmt)
+    store = lazy.store
+    imported = [store.get_session(session_id) for session_id in ids]
+    if as_json:
+        echo_json({"sessions": [s.as_dict() for s in imported]})
+        return
+    name = app_context(profile).profile
+    click.echo(f"imported {len(ids)} session{'' if len(ids) == 1 else 's'} into profile "
+               f"{name!r}")
+    for session in imported:
+        click.echo(f"{session.id}  {one_line(session.title) or '(untitled)'}")
