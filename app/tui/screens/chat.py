@@ -88,7 +88,7 @@ class ChatScreen(Screen[None]):
                 yield Static(id="prompt-hint")
                 yield PromptInput(id="prompt")
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def log_view(self) -> ChatLog:

@@ -14,6 +14,8 @@ from textual.widgets import Input, Static, TextArea
 class TextPrompt(ModalScreen[str | None]):
     """Ask for one line (Enter accepts, Esc cancels)."""
 
+    AUTO_FOCUS = "#value"
+
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, title: str, value: str = "", placeholder: str = "",
@@ -34,6 +36,8 @@ class TextPrompt(ModalScreen[str | None]):
 
 class TextEditor(ModalScreen[str | None]):
     """Edit a longer text (Ctrl+S accepts, Esc cancels)."""
+
+    AUTO_FOCUS = "#value"
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
                 Binding("ctrl+s", "accept", "Accept", priority=True)]

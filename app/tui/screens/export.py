@@ -28,6 +28,8 @@ class ExportRequest:
 class ExportScreen(ModalScreen[ExportRequest | None]):
     """Choose how to export; Enter in the path box exports."""
 
+    AUTO_FOCUS = "#export-path"
+
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, default_stem: str, folder: Path) -> None:
@@ -46,9 +48,6 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
             with Horizontal(classes="buttons"):
                 yield Checkbox("overwrite an existing file", id="export-force")
             yield Static(Content("Enter in the path box exports · Esc cancels"), classes="help")
-
-    def on_mount(self) -> None:
-        self.query_one("#export-path", Input).focus()
 
     @on(RadioSet.Changed, "#export-format")
     def _format(self, event: RadioSet.Changed) -> None:

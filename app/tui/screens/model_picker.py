@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -21,7 +22,13 @@ def _size(size: int | None) -> str:
 
 
 def plan_text(plan: dict[str, Any]) -> str:
-    """A plan as aligned `key  value` lines."""
+    """A plan as aligned `key  value` lines (files by name: `models plan` shows the path)."""
+    plan = dict(plan)
+    if "file" in plan:
+        plan["file"] = Path(plan["file"]).name
+        plan.pop("model", None)
+    if "size_bytes" in plan:
+        plan["size"] = _size(plan.pop("size_bytes"))
     width = max(len(k) for k in plan)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in plan.items())
 
@@ -29,7 +36,10 @@ def plan_text(plan: dict[str, Any]) -> str:
 class ModelPicker(ModalScreen[str | None]):
     """Lists models as they are discovered; Enter picks, typing a reference works too."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    AUTO_FOCUS = "#model-filter"
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
+                Binding("down", "focus_list", "Models", show=False)]
 
     def __init__(self, engine: Engine, current: str | None) -> None:
         super().__init__()
@@ -57,6 +67,9 @@ class ModelPicker(ModalScreen[str | None]):
         details = [f"{name}: {error}" for name, error in errors.items()]
         self.query_one("#model-details", Static).update(
             Content("\n".join(details) if details else f"{len(models)} models"))
+
+    def action_focus_list(self) -> None:
+        """↓ from the filter box moves into the list."""
         self.query_one("#model-list", OptionList).focus()
 
     def _fill(self, text: str) -> None:

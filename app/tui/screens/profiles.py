@@ -15,6 +15,8 @@ from textual.widgets.option_list import Option
 class ProfileSwitcher(ModalScreen[str | None]):
     """Existing profiles, or type a new name."""
 
+    AUTO_FOCUS = "#profile-list"
+
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, profiles: list[str], current: str) -> None:

@@ -29,6 +29,8 @@ class SearchChoice:
 class SearchScreen(ModalScreen[SearchChoice | None]):
     """Type to search; results show the session title and a snippet."""
 
+    AUTO_FOCUS = "#search-input"
+
     BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
 
     def __init__(self, store: Store, query: str = "") -> None:

@@ -1,0 +1,106 @@
+"""How the main screens look, in each talu theme (pytest-textual-snapshot)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.pilot import Pilot
+
+from app.tui.screens.chat import ChatScreen
+from app.tui.screens.model_picker import ModelPicker
+from app.tui.screens.search import SearchScreen
+from tests.app.tui_support import make_app, wait_until
+from themes import TALU_THEMES
+
+SIZE = (120, 36)
+ANSWER = """Here is a **short** answer with a list and some code:
+
+1. Boil the water.
+2. Add the pasta.
+
+```python
+def cook(minutes: int) -> str:
+    return f"ready after {minutes} minutes"
+```
+
+> Taste before you serve."""
+
+
+def seeded_app(theme: str):
+    app = make_app(theme=theme)
+    store = app.service.store
+    older = store.create_session(model_ref="local::smollm2")
+    store.add_message(older.id, "user", "What is a zebra crossing?")
+    store.add_message(older.id, "assistant", "A striped pedestrian crossing.",
+                      model_ref="local::smollm2", finish_reason="stop", ttft_s=0.12,
+                      tokens_per_s=130.0, completion_tokens=6, total_s=0.2)
+    store.pin(older.id)
+    session = store.create_session(model_ref="local::smollm2")
+    store.add_message(session.id, "user", "How do I cook pasta?")
+    store.add_message(session.id, "assistant", ANSWER, model_ref="local::smollm2",
+                      finish_reason="stop", ttft_s=0.31, tokens_per_s=132.4,
+                      completion_tokens=58, total_s=0.75)
+    store.fork(session.id)
+    return app
+
+
+async def settle(pilot: Pilot) -> ChatScreen:
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
+    screen = app.screen
+    await wait_until(pilot, lambda: screen.status.health == "● ready"
+                     and len(screen.log_view.views()) == 2
+                     and len(screen.sidebar.tree.root.children) == 4)
+    screen.prompt.cursor_blink = False
+    await pilot.pause()
+    return screen
+
+
+THEMES = sorted(TALU_THEMES)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_main_screen(snap_compare, theme: str) -> None:
+    assert snap_compare(seeded_app(theme), terminal_size=SIZE, run_before=settle)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_model_picker(snap_compare, theme: str) -> None:
+    async def open_picker(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ModelPicker))
+        picker = pilot.app.screen
+        await wait_until(pilot, lambda: bool(picker.models))
+        await wait_until(pilot, lambda: "quantization" in str(
+            picker.query_one("#model-details").render()))
+        await pilot.pause()
+
+    assert snap_compare(seeded_app(theme), terminal_size=SIZE, run_before=open_picker)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_search(snap_compare, theme: str) -> None:
+    async def search(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, SearchScreen))
+        await pilot.press(*"zebra")
+        await wait_until(pilot, lambda: len(pilot.app.screen.hits) == 2)
+        pilot.app.screen.query_one("#search-input").cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(seeded_app(theme), terminal_size=SIZE, run_before=search)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_export(snap_compare, theme: str) -> None:
+    async def export(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "ExportScreen")
+        path = pilot.app.screen.query_one("#export-path")
+        path.value = "/home/me/exports/how-do-i-cook-pasta.md"
+        path.cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(seeded_app(theme), terminal_size=SIZE, run_before=export)
