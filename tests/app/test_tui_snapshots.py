@@ -47,9 +47,11 @@ async def settle(pilot: Pilot) -> ChatScreen:
     app = pilot.app
     await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
     screen = app.screen
+    tree = screen.sidebar.tree
     await wait_until(pilot, lambda: screen.status.health == "● ready"
                      and len(screen.log_view.views()) == 2
-                     and len(screen.sidebar.tree.root.children) == 4)
+                     and len(tree.root.children) == 4 and tree.cursor_node is not None
+                     and tree.cursor_node.data == screen.session_id)
     screen.prompt.cursor_blink = False
     await pilot.pause()
     return screen

@@ -118,11 +118,11 @@ class ChatScreen(Screen[None]):
         self.status.model_ref = self.service.default_model
         self.prompt.focus()
         recent = await self._db(self.service.most_recent)
-        self.refresh_sidebar()
         if recent is not None:
             await self.open_session(recent.id)
         else:
             self.check_health(self.service.default_model)
+        self.refresh_sidebar()
 
     # sessions -----------------------------------------------------------------------------
 
@@ -134,7 +134,6 @@ class ChatScreen(Screen[None]):
         for key, _label in SECTIONS:
             view = "pinned" if key == "pinned" else key
             if key == "recent":
-                view = "all"
                 rows = [s for s in store.list_sessions("recent", limit=SIDEBAR_LIMIT + 50,
                                                        title_filter=text)
                         if s.marker == "normal"][:SIDEBAR_LIMIT]
@@ -145,7 +144,10 @@ class ChatScreen(Screen[None]):
                 total = store.count_sessions(view, title_filter=text)
             sections[key] = rows
             more[key] = max(0, total - len(rows))
-        self.app.call_from_thread(self.sidebar.show, SidebarData(sections, more), self.session_id)
+        self.app.call_from_thread(self._show_sidebar, SidebarData(sections, more))
+
+    def _show_sidebar(self, data: SidebarData) -> None:
+        self.sidebar.show(data, self.session_id)
 
     async def open_session(self, session_id: str, focus_message: str | None = None) -> None:
         """Show a session: its most recent page of messages (or down to `focus_message`)."""
@@ -161,6 +163,7 @@ class ChatScreen(Screen[None]):
             self._error(exc)
             return
         self.session_id = session_id
+        self.sidebar.select(session_id)
         has_older = bool(messages) and messages[0].position > 0
         await self.log_view.show(session_id, messages, has_older)
         self.prompt.set_history([m.content for m in messages if m.role == "user"])

@@ -96,8 +96,19 @@ class SessionSidebar(Vertical):
                     current_node = node
             if more:
                 section.add_leaf(Text(f"… {more} more (use the filter)"), data="")
-        if current_node is not None:
-            tree.move_cursor(current_node)
+        if current_node is not None:  # node lines exist once the tree has been laid out
+            tree.call_after_refresh(tree.move_cursor, current_node)
+
+    def select(self, session_id: str) -> None:
+        """Move the highlight to `session_id` if it is listed."""
+        self.current = session_id
+        stack = list(self.tree.root.children)
+        while stack:
+            node = stack.pop()
+            if node.data == session_id:
+                self.tree.call_after_refresh(self.tree.move_cursor, node)
+                return
+            stack.extend(node.children)
 
     @on(Tree.NodeSelected, "#session-tree")
     def _selected(self, event: Tree.NodeSelected[str]) -> None:
