@@ -54,18 +54,14 @@ def cli(ctx: click.Context, profile: str, model_ref: str | None, theme: str | No
 
 
 def _register_commands() -> None:
-    import importlib
-
+    from . import cli_sessions
     from .cli_engine import ask, models
+    from .repl import cli as repl_cli
 
     cli.add_command(ask)
     cli.add_command(models)
-    for module in ("app.cli_sessions", "app.repl.cli"):
-        try:
-            importlib.import_module(module).register(cli)
-        except ModuleNotFoundError as exc:  # pragma: no cover - a part not built yet
-            if not module.startswith(exc.name or "?"):
-                raise
+    cli_sessions.register(cli)
+    repl_cli.register(cli)
 
 
 def _setup_logging() -> None:

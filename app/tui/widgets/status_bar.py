@@ -22,6 +22,7 @@ class StatusBar(Static):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._started: float | None = None
         self._first: float | None = None
+        self._shown_at = 0.0
         self._pieces = 0
 
     def render(self) -> Content:
@@ -45,7 +46,8 @@ class StatusBar(Static):
             self._first = now
         self._pieces += 1
         elapsed = now - self._first
-        if elapsed > 0.2 and self._pieces % 4 == 0:
+        if elapsed > 0.2 and now - self._shown_at > 0.25:  # a few repaints a second, not per token
+            self._shown_at = now
             self.rate = (self._pieces - 1) / elapsed
 
     def stream_ended(self, tokens_per_s: float | None) -> None:
