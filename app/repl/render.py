@@ -7,6 +7,7 @@ from typing import TextIO
 
 from storage import Session, StoredMessage
 
+from ..formatting import answer_facts
 from ..sanitize import visible_controls
 
 DIM = "\x1b[2m"
@@ -34,18 +35,7 @@ def one_line(text: str) -> str:
 
 def metrics_line(message: StoredMessage) -> str:
     """`local::smollm2 · TTFT 0.31 s · 132 tok/s · 45 tokens` for a finished answer."""
-    parts = [message.model_ref or "?"]
-    if message.ttft_s is not None:
-        parts.append(f"TTFT {message.ttft_s:.2f} s")
-    if message.tokens_per_s is not None:
-        parts.append(f"{message.tokens_per_s:.0f} tok/s")
-    if message.completion_tokens is not None:
-        parts.append(f"{message.completion_tokens} tokens")
-    if message.status == "cancelled":
-        parts.append("stopped")
-    elif message.finish_reason == "length":
-        parts.append("cut at max_tokens")
-    return " · ".join(parts)
+    return " · ".join(answer_facts(message))
 
 
 class Renderer:

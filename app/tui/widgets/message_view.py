@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from storage import StoredMessage
 
+from ...formatting import answer_facts
 from ...sanitize import visible_controls
 from .streaming_markdown import StreamingMarkdown
 
@@ -21,20 +22,7 @@ def describe(message: StoredMessage) -> str:
         return "You"
     if message.role == "system":
         return "System"
-    parts = [message.model_ref or "assistant"]
-    if message.ttft_s is not None:
-        parts.append(f"TTFT {message.ttft_s:.2f} s")
-    if message.tokens_per_s is not None:
-        parts.append(f"{message.tokens_per_s:.0f} tok/s")
-    if message.completion_tokens is not None:
-        parts.append(f"{message.completion_tokens} tokens")
-    if message.status == "streaming":
-        parts.append("streaming…")
-    elif message.status in ("cancelled", "interrupted", "error"):
-        parts.append(message.status)
-    elif message.finish_reason == "length":
-        parts.append("cut at max tokens")
-    return " · ".join(parts)
+    return " · ".join(answer_facts(message))
 
 
 class MessageView(Vertical, can_focus=True):
