@@ -301,11 +301,13 @@ class LocalBackend(Backend):
         return await asyncio.to_thread(self._embed, Path(model), list(texts))
 
     def _embed(self, path: Path, texts: list[str]) -> list[list[float]]:
-        from llama_cpp import Llama
+        from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
 
         read_gguf(path)
+        # mean pooling: one vector per text, also for chat models that declare no pooling
         llm = Llama(model_path=str(path), embedding=True, n_ctx=self.config.n_ctx,
-                    n_threads=self.config.threads(), verbose=False)
+                    n_threads=self.config.threads(), pooling_type=LLAMA_POOLING_TYPE_MEAN,
+                    verbose=False)
         try:
             vectors = llm.embed(texts)
         finally:

@@ -196,3 +196,20 @@ def test_kv_prefix_is_reused_across_turns(engine: Engine) -> None:
         loaded.llm.eval = original
     prompt_eval = evaluated[0]
     assert prompt_eval < chunks2[-1].usage.prompt_tokens / 2
+
+
+async def test_capabilities_health_prepare_and_embeddings(model_path: Path) -> None:
+    eng = Engine(EngineConfig(local=LocalConfig(n_ctx=512)))
+    try:
+        resolved = await eng.prepare("smollm2")
+        backend = eng.backend_for(resolved)
+        assert backend.pool.loaded() == [model_path]
+        caps = await backend.capabilities(resolved.model)
+        assert (caps.streaming, caps.embeddings, caps.context_length, caps.device) == (
+            True, True, 512, "cpu")
+        assert (await backend.health())["ok"]
+        vectors = await backend.embed(resolved.model, ["the sea", "a boat", "the sea"])
+        assert len(vectors) == 3 and len(vectors[0]) == len(vectors[1]) > 100
+        assert vectors[0] == vectors[2] and vectors[0] != vectors[1]
+    finally:
+        await eng.aclose()
