@@ -24,47 +24,42 @@ as text, and nothing in the text is ever read as Rich/Textual markup (Textual's 
 Links are reported with `Markdown.LinkClicked` and open only with ``open_links=True``.
 """
 
+
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from rich.cells import cell_len
 from rich.style import Style as RichStyle
 from textual._compositor import Compositor
 from textual.app import ComposeResult
-from textual.await_complete import AwaitComplete
-from textual.containers import Horizontal, Vertical
-from textual.content import Content
-from textual.css.query import NoMatches
-from textual.events import Mount, Resize
-from textual.geometry import Region, Size
-from textual.selection import Selection
+from textual.events import Resize
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import MountError, Widget
-from textual.widgets import Label, Markdown
+from textual.widgets import Label
 from textual.widgets._markdown import (
     MarkdownBlock,
-    MarkdownBullet,
     MarkdownFence,
-    MarkdownHeader,
-    MarkdownList,
-    MarkdownListItem,
-    MarkdownOrderedList,
-    MarkdownParagraph,
     MarkdownTable,
-    MarkdownTableCellContents,
-    MarkdownTableContent,
 )
 
 from ...sanitize import visible_controls
+from .baked_blocks import BakedBlocks, _Bake
+from .markdown_document import (
+    MarkdownDocument,
+    _Block,
+    _top_level_groups,
+    make_parser,
+)
+from .markdown_updates import (
+    _item_sources,
+    _update_in_place,
+    _update_list,
+)
 
 # Above this many characters the (pure Python) parse runs in a thread, off the event loop.
 _PARSE_IN_THREAD = 64_000
@@ -79,221 +74,7 @@ _CLOSED_BY_BLANK_LINE = frozenset(
 # Bake attempts after a render that found blocks not laid out yet, before waiting for news.
 _BAKE_RETRIES = 8
 
-
-def make_parser() -> MarkdownIt:
-    """The Markdown parser for model output: GitHub-like, with raw HTML shown as text."""
-    return MarkdownIt("gfm-like", {"html": False})
-
-
 _PARSER = make_parser()  # parse() keeps no state between calls: one parser serves every widget
-
-
-class _SafeTableContent(MarkdownTableContent):
-    """Table cells whose tooltips are `Content`, never markup (Textual passes `cell.plain`)."""
-
-    def compose(self) -> ComposeResult:
-        for header in self.headers:
-            yield MarkdownTableCellContents(header, classes="header").with_tooltip(header)
-        for row_index, row in enumerate(self.rows, 1):
-            for cell_index, cell in enumerate(row, 1):
-                yield MarkdownTableCellContents(
-                    cell, classes=f"row{row_index} cell", name=f"cell{row_index}.{cell_index}"
-                ).with_tooltip(cell)
-            self.last_row = row_index
-
-
-class _SafeTable(MarkdownTable):
-    """A Markdown table built from `_SafeTableContent`."""
-
-    def compose(self) -> ComposeResult:
-        headers, rows = self._get_headers_and_rows()
-        self._headers = headers
-        self._rows = rows
-        yield _SafeTableContent(headers, rows)
-
-
-class MarkdownDocument(Markdown):
-    """The `Markdown` whose blocks a `StreamingMarkdown` mounts, updates and bakes itself."""
-
-    BLOCKS: ClassVar[dict[str, type[MarkdownBlock]]] = {
-        **Markdown.BLOCKS,
-        "table_open": _SafeTable,
-    }
-
-    def __init__(self, owner: StreamingMarkdown, *, open_links: bool) -> None:
-        super().__init__(parser_factory=make_parser, open_links=open_links)
-        self._owner = owner
-
-    @property
-    def source(self) -> str:
-        """The (sanitized) Markdown shown so far."""
-        return self._owner._rendered_source()
-
-    async def _on_mount(self, event: Mount) -> None:
-        # Markdown's own mount handler would replace our blocks with `update("")`.
-        event.prevent_default()
-
-    def update(self, markdown: str) -> AwaitComplete:
-        """Replace the whole document (delegates to the owning `StreamingMarkdown`)."""
-        self._owner.set_text(markdown)
-        return AwaitComplete(self._owner.flush())
-
-    def append(self, markdown: str) -> AwaitComplete:
-        """Append to the document (delegates to the owning `StreamingMarkdown`)."""
-        self._owner.append(markdown)
-        return AwaitComplete(self._owner.flush())
-
-
-@dataclass(frozen=True, slots=True)
-class _Bake:
-    """The captured look of a run of blocks."""
-
-    lines: list[Strip]
-    texts: list[str]
-
-
-class BakedBlocks(Widget):
-    """Finished Markdown blocks drawn from lines captured once: one cheap widget for many."""
-
-    DEFAULT_CSS = """
-    BakedBlocks {
-        width: 1fr;
-        height: auto;
-    }
-    """
-
-    def __init__(self, owner: StreamingMarkdown, key: tuple[object, ...]) -> None:
-        super().__init__()
-        self._owner = owner
-        self.source = ""
-        """The sanitized Markdown of the blocks, to make them again."""
-        self.key = key
-        """What the lines were captured for: width, inherited style, theme."""
-        self.top = 0
-        """Top margin of the first block (margins collapse with the neighbours as in Markdown)."""
-        self.bottom = 0
-        """Bottom margin of the last block."""
-        self._bakes: dict[tuple[object, ...], _Bake] = {key: _Bake([], [])}
-        self._stale_reported = False
-
-    @property
-    def line_count(self) -> int:
-        """Number of lines drawn."""
-        return len(self._bakes[self.key].lines)
-
-    def add(self, lines: list[Strip], texts: list[str], top: int, bottom: int, source: str) -> None:
-        """Append the captured lines of the next block (its margins collapse as in Markdown)."""
-        bake = self._bakes[self.key]
-        if bake.lines:
-            gap = max(self.bottom, top)
-            bake.lines.extend([Strip.blank(0)] * gap)
-            bake.texts.extend([""] * gap)
-        else:
-            self.top = top
-        bake.lines.extend(lines)
-        bake.texts.extend(texts)
-        self.bottom = bottom
-        self.source += source
-        self.styles.margin = (self.top, 0, self.bottom, 0)
-        self.refresh(layout=True)
-
-    def rebaked(self, key: tuple[object, ...], bake: _Bake) -> None:
-        """The same blocks captured again for `key` (after a change of style)."""
-        self._bakes[key] = bake
-        self.key = key
-        self._stale_reported = False
-        self.refresh()
-
-    def use(self, key: tuple[object, ...]) -> bool:
-        """Draw the lines captured for `key` if there are any."""
-        if key not in self._bakes:
-            return False
-        self.key = key
-        self._stale_reported = False
-        self.refresh()
-        return True
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        """As many lines as were captured."""
-        return self.line_count
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        """Draw, first asking for new lines if these were captured for another style."""
-        if not self._stale_reported and self._owner._bake_key() != self.key:
-            self._stale_reported = True
-            self._owner._request_restyle(self)
-        return super().render_lines(crop)
-
-    def render_line(self, y: int) -> Strip:
-        """One captured line, with the text selection shown on it."""
-        bake = self._bakes[self.key]
-        width = self.size.width
-        if y >= len(bake.lines):
-            return Strip.blank(width, self.rich_style)
-        line = bake.lines[y]
-        if not line.cell_length:
-            return Strip.blank(width, self.rich_style)
-        line = line.apply_offsets(0, y)
-        selection = self.text_selection
-        if selection is not None and (span := selection.get_span(y)) is not None:
-            text = bake.texts[y]
-            start, end = span
-            end = len(text) if end == -1 else end
-            first, last = cell_len(text[:start]), cell_len(text[:end])
-            if last > first:
-                style = self.screen.get_component_rich_style("screen--selection")
-                head, middle, tail = line.divide([first, last, line.cell_length])
-                line = Strip.join([head, middle.apply_style(style), tail])
-        return line
-
-    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
-        """The selected text."""
-        return selection.extract("\n".join(self._bakes[self.key].texts)), "\n"
-
-    def selection_updated(self, selection: Selection | None) -> None:
-        """Redraw the selection."""
-        self.refresh()
-
-    async def action_link(self, href: str) -> None:
-        """A link in the baked lines was clicked."""
-        self.post_message(Markdown.LinkClicked(self._owner.document, href))
-
-
-@dataclass(slots=True)
-class _Block:
-    """A top-level block of the live tail: its source and the widgets showing it."""
-
-    source: str
-    widgets: list[MarkdownBlock]
-    items: list[str] | None = None  # for a list: the source of each item
-
-
-@dataclass(slots=True)
-class _Group:
-    """A top-level block found by the parser: its line span and token span in the tail."""
-
-    first_line: int
-    last_line: int
-    first_token: int
-    last_token: int
-
-
-def _top_level_groups(tokens: Sequence[Token]) -> list[_Group]:
-    """Split a token stream into its top-level blocks."""
-    groups: list[_Group] = []
-    depth = 0
-    start = 0
-    first_line = 0
-    for index, token in enumerate(tokens):
-        if depth == 0:
-            start = index
-            first_line = token.map[0] if token.map else 0
-        depth += token.nesting
-        if depth == 0:
-            opening = tokens[start].map
-            last_line = opening[1] if opening else first_line + 1
-            groups.append(_Group(first_line, last_line, start, index + 1))
-    return groups
 
 
 class StreamingMarkdown(Widget):
@@ -846,118 +627,3 @@ class StreamingMarkdown(Widget):
                 await self._document.mount_all(widgets, before=baked)
             self._bake_tries = 0
 
-
-def _update_in_place(old: list[MarkdownBlock], new: list[MarkdownBlock]) -> bool:
-    """Give the mounted `old` widgets the content of `new` if they are of one kind; else False."""
-    if len(old) != 1 or len(new) != 1 or type(old[0]) is not type(new[0]):
-        return False
-    current, fresh = old[0], new[0]
-    if isinstance(current, MarkdownFence) and isinstance(fresh, MarkdownFence):
-        before = _extent(current.code)
-        current._copy_context(fresh)
-        current._content = fresh._highlighted_code
-        with contextlib.suppress(NoMatches):
-            label = current.query_one("#code-content", Label)
-            label.update(current._content, layout=_extent(current.code) != before)
-    elif isinstance(current, (MarkdownParagraph, MarkdownHeader)):
-        current._token = fresh._token
-        current._content = fresh._content
-        _show(current, fresh._content)
-    else:
-        return False
-    current.source_range = fresh.source_range
-    return True
-
-
-def _extent(code: str) -> tuple[int, int]:
-    """Lines and width of a code block: its size on screen."""
-    lines = code.splitlines()
-    return len(lines), max((cell_len(line) for line in lines), default=0)
-
-
-def _show(block: MarkdownBlock, content: Content) -> None:
-    """Update a text block; lay the screen out again only if the block's height changes.
-
-    A layout repaints everything under a view pinned to the bottom, while a same-height update
-    repaints one block: most renders of a slow stream add words to the last line.
-    """
-    size = block.content_size
-    width = block.styles.width
-    if not block.is_mounted or not size.width or width is None or width.is_auto:
-        block.update(content)
-        return
-    block.update(content, layout=False)
-    if block.get_content_height(size, block.screen.size, size.width) != size.height:
-        block.refresh(layout=True)
-
-
-def _item_sources(tokens: Sequence[Token], tail: str, offset: Any) -> list[str] | None:
-    """The source of each item of a list block (None if the block is not a list)."""
-    if not tokens or tokens[0].type not in ("bullet_list_open", "ordered_list_open"):
-        return None
-    level = tokens[0].level + 1
-    return [
-        tail[offset(token.map[0]) : offset(token.map[1])]
-        for token in tokens
-        if token.type == "list_item_open" and token.level == level and token.map
-    ]
-
-
-def _bullet_symbols(markdown_list: MarkdownList, items: list[MarkdownListItem]) -> list[str]:
-    """The bullets Textual's list widgets show for `items` (their compose(), item by item)."""
-    if not isinstance(markdown_list, MarkdownOrderedList):
-        return [item.bullet for item in items]
-    suffix = ". "
-    start = 1
-    if items:
-        with contextlib.suppress(ValueError):
-            start = int(items[0].bullet)
-    numbers = range(start, start + len(items))
-    size = max((len(f"{number}{suffix}") for number in numbers), default=0)
-    return [f"{number}{suffix}".rjust(size + 1) for number in numbers]
-
-
-def _update_list(
-    old: list[MarkdownBlock], new: list[MarkdownBlock], old_items: list[str], new_items: list[str]
-) -> tuple[list[Widget], list[Widget]] | None:
-    """Bring a mounted list up to date item by item: (rows to remove, rows to mount) or None.
-
-    Items whose source did not change keep their row; the first changed item is updated in
-    place when it can be, and the rows after it are made again (streaming appends, so that is
-    usually the last item and the new ones).
-    """
-    if len(old) != 1 or len(new) != 1 or type(old[0]) is not type(new[0]):
-        return None
-    current, fresh = old[0], new[0]
-    if not isinstance(current, MarkdownList) or not isinstance(fresh, MarkdownList):
-        return None
-    rows = [row for row in current.children if isinstance(row, Horizontal)]
-    items = [block for block in fresh._blocks if isinstance(block, MarkdownListItem)]
-    if len(rows) != len(old_items) or len(items) != len(new_items) or len(items) < len(rows):
-        return None
-    same = 0
-    while same < len(rows) and old_items[same] == new_items[same]:
-        same += 1
-    symbols = _bullet_symbols(fresh, items)
-    keep = same
-    if same < len(rows):
-        changed = rows[same].children[-1].children
-        fresh_blocks = items[same]._blocks
-        if len(changed) == len(fresh_blocks) and all(
-            type(a) is type(b) and isinstance(a, (MarkdownParagraph, MarkdownHeader, MarkdownFence))
-            for a, b in zip(changed, fresh_blocks, strict=True)
-        ):
-            for a, b in zip(changed, fresh_blocks, strict=True):
-                _update_in_place([a], [b])  # type: ignore[list-item]
-            keep = same + 1
-    for row, symbol in zip(rows[:keep], symbols, strict=False):
-        bullet = row.children[0]
-        if isinstance(bullet, MarkdownBullet) and bullet.symbol != symbol:
-            bullet.symbol = symbol  # wider from item 10 on
-            bullet.refresh(layout=True)
-    fresh_rows: list[Widget] = []
-    for item, symbol in zip(items[keep:], symbols[keep:], strict=True):
-        bullet = MarkdownBullet()
-        bullet.symbol = symbol
-        fresh_rows.append(Horizontal(bullet, Vertical(*item._blocks)))
-    return list(rows[keep:]), fresh_rows
