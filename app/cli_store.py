@@ -14,6 +14,7 @@ from storage import Session, SessionNode, Store, StoredMessage, profile_path
 from .cli import app_context
 from .conversation import ConversationService
 from .errors import UsageError
+from .formatting import answer_facts
 from .sanitize import visible_controls
 
 #: Shortest id prefix shown; longer where that is needed to tell ids apart.
@@ -148,23 +149,13 @@ def session_table(store: Store, sessions: list[Session]) -> list[str]:
 
 
 def message_facts(message: StoredMessage) -> list[str]:
-    """The compact heading of a message: role, model, status and metrics."""
-    parts = [message.role]
-    if message.role == "assistant" and message.model_ref:
-        parts.append(one_line(message.model_ref))
-    if message.status != "complete":
-        parts.append(message.status)
-    if message.finish_reason == "length":
-        parts.append("cut at max tokens")
-    if message.completion_tokens is not None:
-        parts.append(f"{message.completion_tokens} tok")
-    if message.tokens_per_s is not None:
-        parts.append(f"{message.tokens_per_s:.0f} tok/s")
-    if message.ttft_s is not None:
-        parts.append(f"ttft {message.ttft_s:.2f} s")
+    """The compact heading of a message: role, then model, metrics and status for answers."""
+    if message.role != "assistant":
+        return [message.role] + ([message.status] if message.status != "complete" else [])
+    facts = ["assistant", *answer_facts(message)]
     if message.total_s is not None:
-        parts.append(f"{message.total_s:.1f} s")
-    return parts
+        facts.append(f"{message.total_s:.1f} s total")
+    return facts
 
 
 def session_view(store: Store, session: Session, messages: list[StoredMessage],

@@ -145,7 +145,8 @@ def test_show_prints_messages_with_metrics_and_hides_control_sequences(capsys: C
     assert f"  id       {sid}" in text and "  marker   normal" in text
     assert "  system   Be brief." in text and "  model    local::smollm2" in text
     assert "\n[1] user  (" in text
-    assert "[2] assistant · local::smollm2 · 7 tok · 35 tok/s · ttft 0.05 s · 0.2 s  (" in text
+    assert ("[2] assistant · local::smollm2 · TTFT 0.05 s · 35 tok/s · 7 tokens · 0.2 s total  ("
+            in text)
     assert "\x1b" not in text and "\x07" not in text and "Hi!␛[2J␇ How can I help?" in text
     document = here(capsys, "sessions", "show", "--json", sid).json()
     assert document["session"]["id"] == sid and document["children"] == []
