@@ -132,7 +132,6 @@ class ChatScreen(Screen[None]):
         store, text = self.service.store, self.sidebar.filter_text.strip() or None
         sections, more = {}, {}
         for key, _label in SECTIONS:
-            view = "pinned" if key == "pinned" else key
             if key == "recent":
                 rows = [s for s in store.list_sessions("recent", limit=SIDEBAR_LIMIT + 50,
                                                        title_filter=text)
@@ -140,8 +139,8 @@ class ChatScreen(Screen[None]):
                 total = store.count_sessions("recent", title_filter=text) - len(
                     sections.get("pinned", []))
             else:
-                rows = store.list_sessions(view, limit=SIDEBAR_LIMIT, title_filter=text)
-                total = store.count_sessions(view, title_filter=text)
+                rows = store.list_sessions(key, limit=SIDEBAR_LIMIT, title_filter=text)
+                total = store.count_sessions(key, title_filter=text)
             sections[key] = rows
             more[key] = max(0, total - len(rows))
         self.app.call_from_thread(self._show_sidebar, SidebarData(sections, more))
