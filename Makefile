@@ -31,10 +31,12 @@ run: install
 
 test: dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: dev
 	$(BIN)/python bench/engine.py

@@ -1,17 +1,17 @@
 """Slash commands, defined once for the TUI and the REPL.
 
 A command does its work through the conversation service and returns a `CommandResult`: a
-line to show, and optionally an `action` the interface carries out its own way (open the model
+line to show, and optionally an `Action` the interface carries out its own way (open the model
 picker, switch to a session, quit…). Commands may touch the disk: interfaces call `execute`
 off their event loop.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,25 @@ from pydantic import ValidationError
 from engine import GenerationConfig
 from storage import EXPORT_FORMATS
 
-from .cli_store import short_session_ids
-from .conversation import ConversationService
 from .errors import UsageError
+from .sanitize import visible_line
+from .service import MARKER_VERBS, ConversationService, export_filename
+
+
+class Action(StrEnum):
+    """What an interface does after a command, each its own way (TUI and REPL)."""
+
+    PICK_MODEL = "pick_model"
+    SHOW_MODELS = "show_models"
+    MODEL_CHANGED = "model_changed"
+    OPEN_SESSION = "open_session"
+    SESSION_CHANGED = "session_changed"
+    EXPORTED = "exported"
+    SHOW_HELP = "show_help"
+    SHOW_SESSIONS = "show_sessions"
+    SHOW_SEARCH = "show_search"
+    REGENERATE = "regenerate"
+    QUIT = "quit"
 
 
 @dataclass(slots=True)
@@ -30,7 +46,7 @@ class CommandResult:
     """What a command did: a message for the person, and an optional action for the UI."""
 
     message: str = ""
-    action: str | None = None  # pick_model, open_session, new_turn, quit, show_*
+    action: Action | None = None
     data: Any = None
 
 
@@ -59,36 +75,32 @@ def command(name: str, args: str, help: str) -> Callable[[Callable[..., CommandR
     return register
 
 
-def _slug(title: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()[:40] or "session"
-
-
 @command("help", "", "List the slash commands")
 def _help(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     width = max(len(c.usage) for c in COMMANDS.values())
     lines = [f"{c.usage.ljust(width)}  {c.help}" for c in COMMANDS.values()]
-    return CommandResult("\n".join(lines), action="show_help")
+    return CommandResult("\n".join(lines), action=Action.SHOW_HELP)
 
 
 @command("model", "[REF]", "Switch this session's model (no REF: pick one)")
 def _model(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     if not arg:
-        return CommandResult(action="pick_model")
+        return CommandResult(action=Action.PICK_MODEL)
     session = service.set_model(session_id, arg)
     return CommandResult(f"model: {session.model_ref} (from the next answer on)",
-                         action="model_changed", data=session.model_ref)
+                         action=Action.MODEL_CHANGED, data=session.model_ref)
 
 
 @command("models", "", "List the models you can switch to")
 def _models(service: ConversationService, session_id: str, arg: str) -> CommandResult:
-    return CommandResult(action="show_models")
+    return CommandResult(action=Action.SHOW_MODELS)
 
 
 @command("new", "[REF]", "Start a new session (optionally on model REF)")
 def _new(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     session = service.new_session(model_ref=arg or None)
-    short = short_session_ids(service.store, [session.id])[session.id]
-    return CommandResult(f"new session {short}", action="open_session", data=session.id)
+    return CommandResult(f"new session {service.short_id(session.id)}",
+                         action=Action.OPEN_SESSION, data=session.id)
 
 
 @command("open", "ID", "Switch to another session (an id or a unique prefix)")
@@ -96,66 +108,53 @@ def _open(service: ConversationService, session_id: str, arg: str) -> CommandRes
     if not arg.strip():
         raise UsageError("/open needs a session id (/sessions lists them)")
     session = service.find_session(arg.strip())
-    short = short_session_ids(service.store, [session.id])[session.id]
-    return CommandResult(f"opened {short} ({session.title})", action="open_session",
-                         data=session.id)
+    return CommandResult(f"opened {service.short_id(session.id)} ({visible_line(session.title)})",
+                         action=Action.OPEN_SESSION, data=session.id)
 
 
 @command("fork", "[N]", "Fork this session at message N (default: the last message)")
 def _fork(service: ConversationService, session_id: str, arg: str) -> CommandResult:
-    at = None
-    if arg:
-        messages = service.store.get_messages(session_id)
-        try:
-            at = messages[int(arg) - 1].id
-        except (ValueError, IndexError):
-            raise UsageError(f"/fork takes a message number from 1 to {len(messages)}") from None
-    session = service.store.fork(session_id, at)
-    short = short_session_ids(service.store, [session.id])[session.id]
-    return CommandResult(f"forked into {short} ({session.title})",
-                         action="open_session", data=session.id)
+    number = (int(arg) if arg.isdigit() else 0) if arg else None  # 0: out of range
+    session = service.fork_at_number(session_id, number)
+    title = visible_line(session.title)
+    return CommandResult(f"forked into {service.short_id(session.id)} ({title})",
+                         action=Action.OPEN_SESSION, data=session.id)
 
 
-def _marker(verb: str, past: str) -> Callable[[ConversationService, str, str], CommandResult]:
+def _marker(verb: str) -> Callable[[ConversationService, str, str], CommandResult]:
     def run(service: ConversationService, session_id: str, arg: str) -> CommandResult:
-        getattr(service.store, verb)(session_id)
-        return CommandResult(f"session {past}", action="session_changed")
+        result = service.mark(session_id, verb)
+        return CommandResult(result.verb.done if result.changed else "nothing changed",
+                             action=Action.SESSION_CHANGED)
     return run
 
 
-for _verb, _past, _help_text in (
-    ("pin", "pinned", "Pin this session to the top of the list"),
-    ("unpin", "unpinned", "Unpin this session"),
-    ("archive", "archived", "Archive this session"),
-    ("unarchive", "unarchived", "Bring this session back from the archive"),
-    ("delete", "moved to the trash", "Move this session to the trash (restorable)"),
-    ("restore", "restored", "Restore this session from the trash"),
-):
-    COMMANDS[_verb] = SlashCommand(_verb, "", _help_text, _marker(_verb, _past))
+for _verb, _marker_verb in MARKER_VERBS.items():
+    COMMANDS[_verb] = SlashCommand(_verb, "", _marker_verb.help.rstrip("."), _marker(_verb))
 
 
 @command("rename", "TITLE", "Rename this session")
 def _rename(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     if not arg.strip():
         raise UsageError("/rename needs a title")
-    session = service.store.rename(session_id, arg.strip())
-    return CommandResult(f"renamed to {session.title}", action="session_changed")
+    session = service.rename(session_id, arg.strip())
+    return CommandResult(f"renamed to {visible_line(session.title)}", action=Action.SESSION_CHANGED)
 
 
 @command("system", "[TEXT|-]", "Show, set or (with -) clear the system prompt")
 def _system(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     if not arg:
-        current = service.store.get_session(session_id).system_prompt
+        current = service.get_session(session_id).system_prompt
         return CommandResult(f"system prompt: {current}" if current else "no system prompt")
     text = None if arg.strip() == "-" else arg
-    service.store.set_system_prompt(session_id, text)
+    service.set_system_prompt(session_id, text)
     return CommandResult("system prompt cleared" if text is None else "system prompt set",
-                         action="session_changed")
+                         action=Action.SESSION_CHANGED)
 
 
 @command("set", "[KEY VALUE]", "Show or change a generation setting (temperature, max_tokens…)")
 def _set(service: ConversationService, session_id: str, arg: str) -> CommandResult:
-    session = service.store.get_session(session_id)
+    session = service.get_session(session_id)
     if not arg:
         shown = ", ".join(f"{k}={v}" for k, v in session.generation_config.items())
         return CommandResult(f"settings: {shown or 'model defaults'}")
@@ -171,8 +170,8 @@ def _set(service: ConversationService, session_id: str, arg: str) -> CommandResu
     except ValidationError as exc:
         err = exc.errors()[0]
         raise UsageError(f"/set {key}: {err['msg']}") from None
-    service.store.set_generation_config(session_id, valid)
-    return CommandResult(f"{key} = {valid.get(key, 'default')}", action="session_changed")
+    service.set_generation_config(session_id, valid)
+    return CommandResult(f"{key} = {valid.get(key, 'default')}", action=Action.SESSION_CHANGED)
 
 
 @command("export", "FORMAT [PATH]", f"Export this session ({'|'.join(EXPORT_FORMATS)})")
@@ -181,20 +180,20 @@ def _export(service: ConversationService, session_id: str, arg: str) -> CommandR
     fmt = parts[0] if parts else "md"
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"/export format must be one of {', '.join(EXPORT_FORMATS)}")
-    session = service.store.get_session(session_id)
-    path = Path(parts[1]).expanduser() if len(parts) > 1 else Path(
-        f"{_slug(session.title)}-{session.id[:8]}.{fmt}")
+    session = service.get_session(session_id)
+    path = Path(parts[1]).expanduser() if len(parts) > 1 else Path(export_filename(session, fmt))
     written = service.export([session_id], fmt, path.resolve())
-    return CommandResult(f"exported to {written}", action="exported", data=str(written))
+    return CommandResult(f"exported to {written}", action=Action.EXPORTED, data=str(written))
 
 
 @command("sessions", "", "List recent sessions")
 def _sessions(service: ConversationService, session_id: str, arg: str) -> CommandResult:
-    sessions = service.store.list_sessions("recent", limit=30)
-    short = short_session_ids(service.store, [s.id for s in sessions])
+    sessions = service.list_sessions("recent", limit=30)
+    short = service.short_ids([s.id for s in sessions])
     lines = [f"{'*' if s.id == session_id else ' '} {short[s.id]}  "
-             f"{'📌 ' if s.marker == 'pinned' else ''}{s.title or '(untitled)'}" for s in sessions]
-    return CommandResult("\n".join(lines) or "no sessions", action="show_sessions",
+             f"{'📌 ' if s.marker == 'pinned' else ''}{visible_line(s.title) or '(untitled)'}"
+             for s in sessions]
+    return CommandResult("\n".join(lines) or "no sessions", action=Action.SHOW_SESSIONS,
                          data=sessions)
 
 
@@ -202,20 +201,21 @@ def _sessions(service: ConversationService, session_id: str, arg: str) -> Comman
 def _search(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     if not arg.strip():
         raise UsageError("/search needs words to look for")
-    hits = service.store.search(arg)
-    short = short_session_ids(service.store, [h.session_id for h in hits])
-    lines = [f"{short[h.session_id]}  {h.session_title}: {h.snippet}" for h in hits]
-    return CommandResult("\n".join(lines) or "no matches", action="show_search", data=hits)
+    hits = service.search(arg)
+    short = service.short_ids([h.session_id for h in hits])
+    lines = [f"{short[h.session_id]}  {visible_line(h.session_title)}: {visible_line(h.snippet)}"
+             for h in hits]
+    return CommandResult("\n".join(lines) or "no matches", action=Action.SHOW_SEARCH, data=hits)
 
 
 @command("regenerate", "", "Answer the last message again")
 def _regenerate(service: ConversationService, session_id: str, arg: str) -> CommandResult:
-    return CommandResult(action="regenerate")
+    return CommandResult(action=Action.REGENERATE)
 
 
 @command("quit", "", "Leave talu-chat")
 def _quit(service: ConversationService, session_id: str, arg: str) -> CommandResult:
-    return CommandResult(action="quit")
+    return CommandResult(action=Action.QUIT)
 
 
 def is_command(text: str) -> bool:

@@ -1,13 +1,16 @@
-"""What every command shares: settings, the profile, and lazily created engine and store."""
+"""What every command shares: settings, the profile, and lazily created engine and service."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from engine import Engine
-
-from .conversation import ConversationService
 from .settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from engine import Engine
+
+    from .service import ConversationService
 
 
 @dataclass
@@ -23,7 +26,10 @@ class AppContext:
 
     @property
     def engine(self) -> Engine:
+        """The engine, created on first use."""
         if self._engine is None:
+            from engine import Engine
+
             self._engine = Engine(self.settings.engine_config())
         return self._engine
 
@@ -31,9 +37,17 @@ class AppContext:
     def default_model(self) -> str:
         return self.model_ref or self.settings.default_model
 
+    def profile_exists(self) -> bool:
+        """Whether this profile's database exists yet."""
+        from .service import profile_exists
+
+        return profile_exists(self.settings, self.profile)
+
     def service(self) -> ConversationService:
-        """The conversation service of this profile (opened once)."""
+        """The conversation service of this profile (opened once; the engine made on use)."""
         if self._service is None:
-            self._service = ConversationService.open(self.settings, self.engine, self.profile,
-                                                     self.default_model)
+            from .service import ConversationService
+
+            self._service = ConversationService.open(
+                self.settings, lambda: self.engine, self.profile, self.default_model)
         return self._service

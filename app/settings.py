@@ -8,18 +8,21 @@ the config file (``TALU_CHAT_CONFIG`` or ``<config dir>/config.toml``), defaults
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
 from engine import DEFAULT_MODEL_REF, EndpointConfig, EngineConfig, GenerationConfig, LocalConfig
 
@@ -69,6 +72,12 @@ class Settings(BaseSettings):
     hooks: list[str] = Field(default_factory=list)
     """Extra engine hooks, as "module:HookClass"."""
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty `TALU_CHAT_DATA_DIR` (or `data_dir = ""`) means the default, not `.`."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -92,11 +101,19 @@ class Settings(BaseSettings):
         return (self.data_dir or locations.default_data_dir()).expanduser()
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"unknown setting {key}"
     return f"invalid setting {key}: {error['msg']}"
+
+
+def _describe_source_error(message: str) -> str:
+    match = re.search(r'field "(\w+)" from source "(\w+)"', message)
+    if match and match.group(2) == "EnvSettingsSource":
+        variable = f"TALU_CHAT_{match.group(1).upper()}"
+        return f"invalid setting {match.group(1)}: {variable} is not valid JSON"
+    return f"invalid settings: {message}"
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -112,6 +129,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                             "variables") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
+    except PydanticSettingsError as exc:  # a TALU_CHAT_* variable that is not valid JSON
+        raise SettingsError(_describe_source_error(str(exc))) from None
     except OSError as exc:
         raise SettingsError(f"cannot read config file {path}: {exc.strerror}") from None
     finally:

@@ -104,7 +104,7 @@ async def startup(data_dir: Path) -> tuple[float, float]:
         screen = app.screen
         await pilot.pause(0)  # one refresh: the screen is composed and painted
         first_paint = time.perf_counter() - started
-        while not (len(screen.sidebar.tree.root.children) == 4
+        while not (len(screen.sidebar.session_tree.root.children) == 4
                    and (screen.session_id is None or screen.log_view.views())):
             await pilot.pause(0.001)
         ready = time.perf_counter() - started

@@ -42,7 +42,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Markdown, Static
 
-from app.tui.widgets.streaming_markdown import StreamingMarkdown
+from app.tui.widgets.markdown import StreamingMarkdown
 
 SIZE = (120, 40)
 BLOCK = 1_000
@@ -145,8 +145,7 @@ class _TimedStreaming(StreamingMarkdown):
     async def _render_tail(self) -> float:
         cost = await super()._render_tail()
         # Frozen text plus live blocks: a burst shown a slice at a time leaves the rest waiting.
-        shown = sum(map(len, self._frozen)) + sum(len(block.source) for block in self._live)
-        self.renders.append((shown, time.perf_counter()))
+        self.renders.append((self.rendered_length, time.perf_counter()))
         return cost
 
 

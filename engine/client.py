@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 from .backend import Backend
 from .config import EndpointConfig, EngineConfig
@@ -24,9 +25,16 @@ from .local import LocalBackend
 from .openai_backend import OpenAIBackend
 from .refs import ResolvedModel, resolve
 from .registry import backend_class, backend_names
-from .types import Chunk, GenerationConfig, Message, ModelInfo, Usage
+from .types import Chunk, FinishReason, GenerationConfig, Message, ModelInfo, Usage
 
-_DONE = object()
+
+class _Done(enum.Enum):
+    """The producer was cancelled (the one value is `_DONE`)."""
+
+    DONE = enum.auto()
+
+
+_DONE: Final = _Done.DONE  # queued when the producer is cancelled
 
 
 class TurnStream:
@@ -45,7 +53,7 @@ class TurnStream:
         self._runner = HookRunner([*engine.hooks, *hooks])
         self.turn = Turn(model_ref=ref, backend="", model="")
         self.resolved: ResolvedModel | None = None
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._queue: asyncio.Queue[Chunk | EngineError | _Done] = asyncio.Queue()
         self._producer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finished = False
@@ -75,7 +83,11 @@ class TurnStream:
         except Exception as exc:  # a backend bug must not take the app down
             await self._queue.put(EngineError(f"{backend.name} backend failed: {exc}"))
         finally:
-            await agen.aclose()  # type: ignore[attr-defined]
+            # The contract types `stream` as an AsyncIterator; async generators (and iterators
+            # that follow their protocol) also have aclose(), which stops upstream work.
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -88,14 +100,16 @@ class TurnStream:
         if self._cancelled:
             self._producer.cancel()
 
-    def _finish(self, reason: str, usage: Usage | None, error: EngineError | None = None) -> Chunk:
+    def _finish(
+        self, reason: FinishReason, usage: Usage | None, error: EngineError | None = None
+    ) -> Chunk:
         self._finished = True
         if error is not None:
             self._runner.error(self.turn, error)
-        self.turn.finish_reason = reason  # type: ignore[assignment]
+        self.turn.finish_reason = reason
         self.turn.usage = usage
         self._runner.end(self.turn)
-        return Chunk(done=True, finish_reason=reason, usage=usage,  # type: ignore[arg-type]
+        return Chunk(done=True, finish_reason=reason, usage=usage,
                      error=str(error) if error else None,
                      error_kind=error.kind if error else None, metrics=self.turn.metrics)
 
@@ -108,7 +122,7 @@ class TurnStream:
             except EngineError as exc:
                 return self._finish("error", None, exc)
         item = await self._queue.get()
-        if item is _DONE or (self._cancelled and not isinstance(item, Chunk | EngineError)):
+        if item is _DONE:
             return self._finish("cancelled", Usage(None, self._streamed, estimated=True))
         if isinstance(item, EngineError):
             return self._finish("error", Usage(None, self._streamed, estimated=True), item)

@@ -23,7 +23,15 @@ from .config import LocalConfig
 from .errors import ContextOverflow, EngineError, ModelFileError
 from .gguf import GGUFInfo, read_gguf
 from .refs import discover_local
-from .types import Capabilities, Chunk, GenerationConfig, Message, ModelInfo, Usage
+from .types import (
+    Capabilities,
+    Chunk,
+    FinishReason,
+    GenerationConfig,
+    Message,
+    ModelInfo,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +88,11 @@ class ModelPool:
             if model is None:
                 model = self._load(path)
                 self._models[path] = model
-                self._evict()
             self._models.move_to_end(path)
+            # In use before evicting: while the previous turn's model is still held (its
+            # release can trail its last chunk), the new model must not be the one evicted.
             model.users += 1
+            self._evict()
             return model
 
     def release(self, model: LoadedModel) -> None:
@@ -213,7 +223,7 @@ class LocalBackend(Backend):
                     value = getattr(config, ours)
                     if value is not None:
                         params[theirs] = value
-                finish = "stop"
+                finish: FinishReason = "stop"
                 parts = model.llm.create_completion(prompt=prompt, **params)
                 try:
                     for part in parts:
@@ -312,7 +322,7 @@ class LocalBackend(Backend):
             vectors = llm.embed(texts)
         finally:
             llm.close()
-        return [list(map(float, v)) for v in vectors]  # type: ignore[arg-type]
+        return [list(map(float, v)) for v in vectors]
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.pool.close)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx2 as httpx  # the transport of openai>=3
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from .backend import Backend
 from .config import EndpointConfig
@@ -30,8 +31,10 @@ from .errors import (
 )
 from .types import Capabilities, Chunk, FinishReason, GenerationConfig, Message, ModelInfo, Usage
 
-_FINISH = {"stop": "stop", "length": "length", "content_filter": "stop", "tool_calls": "stop",
-           "function_call": "stop", "eos": "stop"}
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop", "length": "length", "content_filter": "stop", "tool_calls": "stop",
+    "function_call": "stop", "eos": "stop",
+}
 _CONTEXT_WORDS = ("context length", "context_length", "maximum context", "too many tokens",
                   "exceeds the context", "context window")
 
@@ -60,6 +63,15 @@ def _status_message(exc: openai.APIStatusError) -> str:
             detail = detail.get("message", detail)
         return _first_line(detail)
     return _first_line(exc.message)
+
+
+def _message_param(message: Message) -> ChatCompletionMessageParam:
+    """`message` in the SDK's typed request shape."""
+    if message.role == "system":
+        return {"role": "system", "content": message.content}
+    if message.role == "assistant":
+        return {"role": "assistant", "content": message.content}
+    return {"role": "user", "content": message.content}
 
 
 def estimate_tokens(messages: Sequence[Message]) -> int:
@@ -166,7 +178,7 @@ class OpenAIBackend(Backend):
         try:
             response = await self.client().chat.completions.create(
                 model=model,
-                messages=[m.as_dict() for m in messages],  # type: ignore[misc]
+                messages=[_message_param(m) for m in messages],
                 stream=True,
                 stream_options={"include_usage": True},
                 **self._params(config),
@@ -188,7 +200,7 @@ class OpenAIBackend(Backend):
                         counted += 1
                         yield Chunk(text=text)
                     if choice.finish_reason:
-                        finish = _FINISH.get(choice.finish_reason, "stop")  # type: ignore[assignment]
+                        finish = _FINISH.get(choice.finish_reason, "stop")
         except (GeneratorExit, EngineError):
             raise
         except Exception as exc:

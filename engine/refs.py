@@ -92,8 +92,8 @@ def discover_local(config: LocalConfig) -> list[LocalModel]:
     bundled = bundled_model_path()
     if bundled is not None:
         models.append(LocalModel(BUNDLED_ALIAS, bundled, "bundled"))
-    for alias, path in config.aliases.items():
-        models.append(LocalModel(alias, Path(path).expanduser(), "alias"))
+    for alias, target in config.aliases.items():
+        models.append(LocalModel(alias, Path(target).expanduser(), "alias"))
     for directory in config.model_dirs:
         directory = directory.expanduser()
         if directory.is_dir():

@@ -18,7 +18,7 @@ from .errors import (
 )
 from .export import EXPORT_FORMATS, export_sessions, write_export
 from .ids import new_id, utc_now
-from .importing import IMPORT_FORMATS, import_file
+from .importing import IMPORT_FORMATS, Record, import_file, insert_records, read_import
 from .models import (
     FINISH_REASONS,
     MARKERS,
@@ -61,6 +61,7 @@ __all__ = [
     "MessageNotFoundError",
     "NotInTrashError",
     "ProfileNameError",
+    "Record",
     "SearchHit",
     "SearchQueryError",
     "Session",
@@ -73,10 +74,12 @@ __all__ = [
     "export_sessions",
     "fts_query",
     "import_file",
+    "insert_records",
     "list_profiles",
     "new_id",
     "open_profile",
     "profile_path",
+    "read_import",
     "utc_now",
     "validate_profile_name",
     "write_export",

@@ -107,7 +107,7 @@ def m001_initial(db: Database) -> None:
 
 @migration
 def m002_message_metrics(db: Database) -> None:
-    messages = db["messages"]
+    messages = db.table("messages")
     for column, column_type in (
         ("backend", str),
         ("ttft_s", float),
@@ -117,7 +117,7 @@ def m002_message_metrics(db: Database) -> None:
         # "<pid>:<process start ticks>" of the process streaming into the row; see writer.py.
         ("writer", str),
     ):
-        messages.add_column(column, column_type)  # type: ignore[union-attr]
+        messages.add_column(column, column_type)
     # Finds the few rows still streaming without scanning a million finished ones.
     db.execute("CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming'")
 

@@ -10,7 +10,7 @@ from typing import Any
 #: Session markers; "deleted" is the restorable trash.
 MARKERS = ("normal", "pinned", "archived", "deleted")
 #: Views accepted by ``Store.list_sessions``.
-VIEWS = ("recent", "pinned", "archived", "deleted", "all")
+VIEWS = ("recent", "normal", "pinned", "archived", "deleted", "all")
 #: Message roles.
 ROLES = ("system", "user", "assistant")
 #: Message statuses.

@@ -50,6 +50,17 @@ class Store(ForkOps, SearchOps):
         """Return True when a message has exactly this id."""
         return bool(self.query("SELECT 1 FROM messages WHERE id = ?", (message_id,)))
 
+    def neighbour_session_ids(self, session_id: str) -> tuple[str | None, str | None]:
+        """The session ids sorting just before and just after `session_id` (None at the ends)."""
+        with self.reading() as conn:
+            before = conn.execute(
+                "SELECT max(id) FROM sessions WHERE id < ?", (session_id,)
+            ).fetchone()[0]
+            after = conn.execute(
+                "SELECT min(id) FROM sessions WHERE id > ?", (session_id,)
+            ).fetchone()[0]
+        return before, after
+
 
 def open_profile(
     data_dir: Path, profile: str = DEFAULT_PROFILE, *, busy_timeout: float = BUSY_TIMEOUT_S

@@ -15,10 +15,10 @@ from engine import EngineError, ModelInfo
 from storage import StorageError
 
 from .. import commands
-from ..ask import choose_session
+from ..commands import Action
 from ..context import AppContext
-from ..conversation import ConversationService, TurnDelta, TurnFinished, TurnNotice, TurnRun
 from ..errors import UsageError
+from ..service import ConversationService, TurnDelta, TurnFinished, TurnNotice, TurnRun
 from .completion import ReplCompleter
 from .keys import KEYS_HELP
 from .prompt import LineReader, PromptReader, history_file
@@ -131,20 +131,20 @@ class Repl:
         if result is None:
             return True
         action = result.action
-        if action == "quit":
+        if action is Action.QUIT:
             return False
-        if action in ("pick_model", "show_models"):
-            await self._models(pick=action == "pick_model")
-        elif action == "regenerate":
+        if action in (Action.PICK_MODEL, Action.SHOW_MODELS):
+            await self._models(pick=action is Action.PICK_MODEL)
+        elif action is Action.REGENERATE:
             await self.turn(self.service.regenerate, self.session_id, self.config)
-        elif action == "open_session":
+        elif action is Action.OPEN_SESSION:
             if result.message:
                 self.render.line(result.message)
             previous, self.session_id = self.session_id, str(result.data)
             await self._show_session(show_history=True, parent=previous)
         elif result.message:
             self.render.line(result.message)
-        if action == "show_help":
+        if action is Action.SHOW_HELP:
             self.render.line("\nKeys:\n" + KEYS_HELP)
         return True
 
@@ -179,7 +179,7 @@ class Repl:
     async def _models(self, pick: bool) -> None:
         """List the models; with `pick`, ask for one and switch to it via `/model REF`."""
         await self._list_models(report=True)
-        session = await asyncio.to_thread(self.service.store.get_session, self.session_id)
+        session = await asyncio.to_thread(self.service.get_session, self.session_id)
         for number, model in enumerate(self.models, 1):
             mark = "*" if model.ref == session.model_ref else " "
             self.render.line(f"{mark} {number:>2}  {model.ref}  ({model.source})")
@@ -217,7 +217,7 @@ class Repl:
 
     async def _refresh_sessions(self) -> None:
         try:
-            sessions = await asyncio.to_thread(self.service.store.list_sessions, "recent", 50)
+            sessions = await asyncio.to_thread(self.service.list_sessions, "recent", 50)
         except StorageError:
             return
         self.completer.sessions = [(s.id, s.title or "") for s in sessions]
@@ -249,8 +249,8 @@ async def run_repl(ctx: AppContext, *, session_id: str | None = None, continue_:
     try:
         if continue_ and not session_id and service.most_recent() is None:
             raise UsageError("no session to continue: run talu-chat repl without --continue")
-        sid = choose_session(service, session_id=session_id, continue_=continue_,
-                             model_ref=model_ref, system=system)
+        sid = service.choose_session(session_id=session_id, continue_=continue_,
+                                     model_ref=model_ref, system=system)
         repl = Repl(service, sid, reader=reader, out=out, quiet=quiet, config=config,
                     history_path=history_file(ctx.settings, ctx.profile))
         await repl.run(show_history=bool(session_id or continue_))

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 
-from storage import list_profiles
 from themes import TALU_THEMES, TCSS_PATH, load_user_themes
 
 from .. import locations
+from ..config_file import set_config_value
 from ..context import AppContext
-from ..conversation import ConversationService
+from ..sanitize import visible_controls, visible_line
+from ..service import ConversationService, profile_names
 from .palette import SessionCommands
 from .screens.chat import ChatScreen
 from .screens.profiles import ProfileSwitcher
@@ -23,19 +24,7 @@ from .screens.profiles import ProfileSwitcher
 
 def save_theme_setting(path: Path, theme: str) -> None:
     """Set the top-level `theme` key of the config file, keeping everything else as written."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    line = f'theme = "{theme}"'
-    lines = text.splitlines()
-    first_table = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")),
-                       len(lines))
-    for i in range(first_table):
-        if re.match(r"\s*theme\s*=", lines[i]):
-            lines[i] = line
-            break
-    else:
-        lines.insert(0, line)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    set_config_value(path, "theme", theme)
 
 
 class TaluApp(App[None]):
@@ -66,6 +55,13 @@ class TaluApp(App[None]):
             self.theme = "talu-dark"
             self._theme_errors.append(f"unknown theme {wanted!r}; using talu-dark")
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification, as plain text: what it quotes (errors, titles, model output) is
+        untrusted, so markup is never interpreted and control characters are shown."""
+        super().notify(visible_controls(message), title=visible_line(title), severity=severity,
+                       timeout=timeout, markup=False)
+
     def on_mount(self) -> None:
         self.sub_title = f"profile {self.profile}"
         self.push_screen(ChatScreen(self.service, self.profile))
@@ -92,15 +88,14 @@ class TaluApp(App[None]):
     @work(group="dialogs")
     async def action_switch_profile(self) -> None:
         """Pick or create a profile and reopen the chat on it."""
-        data_dir = self.ctx.settings.resolved_data_dir()
-        profiles = await asyncio.to_thread(list_profiles, data_dir)
+        profiles = await asyncio.to_thread(profile_names, self.ctx.settings)
         name = await self.push_screen_wait(ProfileSwitcher(sorted({*profiles, self.profile}),
                                                            self.profile))
         if not name or name == self.profile:
             return
         try:
             service = await asyncio.to_thread(
-                ConversationService.open, self.ctx.settings, self.service.engine, name,
+                ConversationService.open, self.ctx.settings, lambda: self.ctx.engine, name,
                 self.service.default_model)
         except Exception as exc:
             self.notify(str(exc), severity="error")

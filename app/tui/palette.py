@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 ACTIONS = (
     ("New session", "new_session"), ("Rename session", "rename"),
     ("Search all sessions", "search"), ("Switch model…", "pick_model"),
-    ("Export session", "export"), ("Pin / unpin session", "toggle_pin"),
-    ("Archive / unarchive session", "toggle_archive"),
-    ("Move to trash / restore session", "toggle_trash"),
+    ("Export session", "export"), ("Pin / unpin session", "toggle('pin')"),
+    ("Archive / unarchive session", "toggle('archive')"),
+    ("Move to trash / restore session", "toggle('trash')"),
     ("Set system prompt", "system_prompt"), ("Fork at the last message", "fork_last"),
     ("Regenerate the last answer", "regenerate"), ("Toggle the sidebar", "toggle_sidebar"),
     ("Stop the streaming answer", "stop"), ("Slash commands and keys", "help"),

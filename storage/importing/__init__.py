@@ -70,8 +70,8 @@ def detect_format(document: Any) -> str | None:
     return None
 
 
-def import_file(store: Store, path: Path, fmt: str | None = None) -> list[str]:
-    """Import every session of a file into the store; return the new sessions' ids."""
+def read_import(path: Path, fmt: str | None = None) -> list[Record]:
+    """Read, parse and check every session of an import file, without touching any store."""
     if fmt is not None and fmt not in IMPORT_FORMATS:
         raise ValueError(
             f"unknown import format {fmt!r}; expected one of {', '.join(IMPORT_FORMATS)}"
@@ -87,7 +87,12 @@ def import_file(store: Store, path: Path, fmt: str | None = None) -> list[str]:
         records = talu.parse(document) if fmt == "talu" else chatgpt.parse(document)
     except ImportFormatError as error:
         raise ImportFormatError(f"{path}: {error}") from None
-    return insert_records(store, records)
+    return records
+
+
+def import_file(store: Store, path: Path, fmt: str | None = None) -> list[str]:
+    """Import every session of a file into the store; return the new sessions' ids."""
+    return insert_records(store, read_import(path, fmt))
 
 
 def insert_records(store: Store, records: list[Record]) -> list[str]:
@@ -120,4 +125,12 @@ def insert_records(store: Store, records: list[Record]) -> list[str]:
     return [session.id for session, _ in records]
 
 
-__all__ = ["IMPORT_FORMATS", "detect_format", "import_file", "insert_records", "read_document"]
+__all__ = [
+    "IMPORT_FORMATS",
+    "Record",
+    "detect_format",
+    "import_file",
+    "insert_records",
+    "read_document",
+    "read_import",
+]

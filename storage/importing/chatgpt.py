@@ -137,8 +137,9 @@ def _message(
         slug = metadata.get("model_slug")
         model_ref = f"openai::{slug}" if isinstance(slug, str) and slug else None
         details = metadata.get("finish_details")
-        if isinstance(details, dict):
-            finish_reason = _FINISH.get(details.get("type"))  # type: ignore[arg-type]
+        kind = details.get("type") if isinstance(details, dict) else None
+        if isinstance(kind, str):  # anything else (a list, a number) is not a known reason
+            finish_reason = _FINISH.get(kind)
     extra = {"chatgpt_id": message["id"]} if isinstance(message.get("id"), str) else {}
     return StoredMessage(
         id=new_id(),

@@ -1,8 +1,11 @@
-"""Nothing a person wrote is lost to a second process or to a crash in the middle of an answer."""
+"""Nothing a person wrote is lost to a second process or to a crash in the middle of an answer.
+
+Real processes (the installed command, or Python running the service), answering from the
+scripted backend, which the children load through the `talu_chat.backends` entry point.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -11,13 +14,15 @@ import subprocess
 import sys
 import time
 
-from tests.app.cli_run import TALU, db_path, ok, ok_json, open_store, seed
+from tests.support.cli import TALU, ok, ok_json, run
+from tests.support.profiles import db_path, open_store, seed
+from tests.support.scripted_backend import echo
 
 # One process's turns: alternately into the shared session and into a session of its own.
 DRIVER = """
 import asyncio, sys
 from app.context import AppContext
-from app.conversation import TurnFinished
+from app.service import TurnFinished
 from app.settings import load_settings
 
 shared, tag, turns = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -27,8 +32,7 @@ async def main() -> None:
     own = service.new_session().id
     print(own, flush=True)
     for i in range(turns):
-        run = service.send(shared if i % 2 == 0 else own, f"{tag} turn {i}: say ok",
-                           config={"max_tokens": 3})
+        run = service.send(shared if i % 2 == 0 else own, f"{tag} turn {i}: say ok")
         async for event in run.events():
             if isinstance(event, TurnFinished) and event.assistant.status != "complete":
                 sys.exit(f"turn {i} ended {event.assistant.status}: {event.assistant.error}")
@@ -39,56 +43,63 @@ asyncio.run(main())
 """
 
 
-def one_thread() -> dict[str, str]:
-    """The test's environment with one decode thread per process."""
-    # Two llama.cpp processes each spinning on every core of a small machine run ten times slower.
-    return {**os.environ, "TALU_CHAT_LOCAL__N_THREADS": "1"}
-
-
-def _positions_and_roles(session_id: str) -> tuple[list[int], list[str], list[str]]:
+def _contents(session_id: str) -> tuple[list[int], list[tuple[str, str, str]]]:
     with open_store() as store:
         messages = store.get_messages(session_id)
-    return ([m.position for m in messages], [m.content for m in messages if m.role == "user"],
-            [m.status for m in messages if m.role == "assistant"])
+    return [m.position for m in messages], [(m.role, m.content, m.status) for m in messages]
 
 
-def test_two_processes_write_turns_to_one_profile_at_once() -> None:
+def _each_question_answered_after_it(messages: list[tuple[str, str, str]],
+                                     asked: list[str]) -> None:
+    """Every question got its own complete answer, stored after it (rows may interleave)."""
+    answers = [(text, status) for role, text, status in messages if role == "assistant"]
+    assert sorted(answers) == sorted((echo(question), "complete") for question in asked)
+    order = [text for _, text, _ in messages]
+    assert all(order.index(echo(question)) > order.index(question) for question in asked)
+
+
+def test_two_processes_write_turns_to_one_profile_at_once(scripted) -> None:
     with open_store() as store:
-        shared = seed(store, "shared", "start")
-    turns = 5
+        shared = seed(store, "shared", "start", model="scripted::echo")
+    turns = 6
+    env = {**os.environ, **scripted.child_env()}
     procs = [subprocess.Popen([sys.executable, "-c", DRIVER, shared, tag, str(turns)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=one_thread())
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for tag in ("alpha", "beta")]
     outputs = [proc.communicate(timeout=240) for proc in procs]
     for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "Traceback" not in err and "locked" not in err
-    positions, users, statuses = _positions_and_roles(shared)
-    shared_turns = sorted(f"{tag} turn {i}: say ok" for tag in ("alpha", "beta")
-                          for i in range(0, turns, 2))
-    assert sorted(users[1:]) == shared_turns and users[0] == "start"
-    assert positions == list(range(1 + 2 * len(shared_turns)))
-    assert statuses == ["complete"] * len(shared_turns)
+    positions, messages = _contents(shared)
+    assert positions == list(range(len(messages)))
+    asked = [text for role, text, _ in messages[1:] if role == "user"]
+    assert sorted(asked) == sorted(f"{tag} turn {i}: say ok" for tag in ("alpha", "beta")
+                                   for i in range(0, turns, 2))
+    _each_question_answered_after_it(messages, asked)
     for tag, (out, _) in zip(("alpha", "beta"), outputs, strict=True):
-        positions, users, statuses = _positions_and_roles(out.strip())
-        assert users == [f"{tag} turn {i}: say ok" for i in range(1, turns, 2)]
-        assert positions == list(range(2 * len(users))) and set(statuses) == {"complete"}
+        positions, messages = _contents(out.strip())
+        assert positions == list(range(len(messages)))
+        assert messages == [turn for i in range(1, turns, 2) for turn in (
+            ("user", f"{tag} turn {i}: say ok", "complete"),
+            ("assistant", echo(f"{tag} turn {i}: say ok"), "complete"))]
+    assert len(scripted.child_calls()) == 2 * turns
 
 
-def test_two_ask_commands_continue_one_session_at_once() -> None:
-    sid = ok_json("ask", "--max-tokens", "3", "Hello.")["session_id"]
-    loop = ('for i in 1 2 3; do "$0" ask --session "$1" --max-tokens 3 "$2 $i" >/dev/null '
-            "|| exit 1; done")
+def test_two_ask_commands_continue_one_session_at_once(scripted) -> None:
+    sid = ok_json("ask", "Hello.")["session_id"]
+    loop = ('for i in 1 2 3; do "$0" ask --session "$1" "$2 $i" >/dev/null || exit 1; done')
+    env = {**os.environ, **scripted.child_env()}
     procs = [subprocess.Popen(["bash", "-c", loop, TALU, sid[:14], tag], stderr=subprocess.PIPE,
-                              text=True, env=one_thread()) for tag in ("left", "right")]
+                              text=True, env=env) for tag in ("left", "right")]
     for proc in procs:
         _, err = proc.communicate(timeout=240)
         assert proc.returncode == 0 and err == "", err
-    positions, users, statuses = _positions_and_roles(sid)
-    assert sorted(users) == sorted(["Hello."] + [f"{t} {i}" for t in ("left", "right")
+    positions, messages = _contents(sid)
+    assert positions == list(range(14))
+    asked = [text for role, text, _ in messages if role == "user"]
+    assert sorted(asked) == sorted(["Hello."] + [f"{t} {i}" for t in ("left", "right")
                                                  for i in (1, 2, 3)])
-    assert positions == list(range(14)) and statuses == ["complete"] * 7
+    _each_question_answered_after_it(messages, asked)
 
 
 def _read_until_killed(proc: subprocess.Popen[bytes], after_first_text_s: float) -> bytes:
@@ -102,7 +113,7 @@ def _read_until_killed(proc: subprocess.Popen[bytes], after_first_text_s: float)
         ready, _, _ = select.select([proc.stdout], [], [], 0.05)
         if ready:
             chunk = os.read(proc.stdout.fileno(), 65536)
-            assert chunk, "the answer ended before the kill; use a longer answer"
+            assert chunk, "the answer ended before the kill"
             printed += chunk
             if first_at is None and printed.strip():
                 first_at = time.monotonic()
@@ -111,13 +122,15 @@ def _read_until_killed(proc: subprocess.Popen[bytes], after_first_text_s: float)
     return printed + proc.stdout.read()  # what was written to the pipe before the kill
 
 
-def test_sigkill_mid_answer_keeps_the_question_and_the_flushed_answer() -> None:
-    prompt = "Write a very long story about a dragon and a knight."
-    proc = subprocess.Popen([TALU, "ask", "-t", "0", "--max-tokens", "400", prompt],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def test_sigkill_mid_answer_keeps_the_question_and_the_flushed_answer(scripted) -> None:
+    ref = scripted.use("ticks", chunks=["Counting:"], endless=True, delay_s=0.01)
+    prompt = "Count for ever."
+    proc = subprocess.Popen([TALU, "ask", "-m", ref, prompt], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env={**os.environ, **scripted.child_env()})
     # Partial text is flushed every FLUSH_INTERVAL_S (0.25 s): after 0.6 s some of it is stored.
-    printed = _read_until_killed(proc, after_first_text_s=0.6).decode(errors="replace")
+    printed = _read_until_killed(proc, after_first_text_s=0.6).decode()
     assert proc.returncode == -signal.SIGKILL
+    assert printed.startswith("Counting: tick 1 tick 2")
 
     conn = sqlite3.connect(f"file:{db_path()}?mode=ro", uri=True)
     try:
@@ -133,21 +146,23 @@ def test_sigkill_mid_answer_keeps_the_question_and_the_flushed_answer() -> None:
         ("user", "complete"), ("assistant", "interrupted")]
     assert messages[0]["content"] == prompt
     partial = messages[1]["content"]
-    assert partial.strip() and printed.startswith(partial), (partial, printed)
+    assert partial.startswith("Counting: tick 1") and printed.startswith(partial)
     assert messages[1]["finish_reason"] is None
     assert "interrupted" in ok("sessions", "show", sid)
 
-    after = json.loads(ok("ask", "--continue", "--json", "--max-tokens", "3", "Go on."))
-    assert after["session_id"] == sid
+    after = run("ask", "--continue", "--json", "--max-tokens", "3", "Go on.").json()
+    assert after["session_id"] == sid and after["text"] == "Counting: tick 1 tick 2"
+    # the interrupted answer is part of the history the model gets
+    assert [m.content for m in scripted.calls[-1].messages] == [prompt, partial, "Go on."]
     with open_store() as store:
         statuses = [m.status for m in store.get_messages(sid)]
     assert statuses == ["complete", "interrupted", "complete", "complete"]
 
 
-def test_a_second_process_leaves_a_live_answer_streaming() -> None:
-    proc = subprocess.Popen([TALU, "ask", "-t", "0", "--max-tokens", "400",
-                             "Write a very long story about a dragon and a knight."],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=one_thread())
+def test_a_second_process_leaves_a_live_answer_streaming(scripted) -> None:
+    proc = subprocess.Popen([TALU, "ask", "-m", "scripted::endless", "Count for ever."],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env={**os.environ, **scripted.child_env()})
     try:
         assert proc.stdout is not None
         assert proc.stdout.read(1)  # streaming has begun

@@ -1,4 +1,5 @@
-"""`talu-chat repl` driven through prompt-toolkit's pipe input against the bundled model."""
+"""`talu-chat repl` driven through prompt-toolkit's pipe input, on the scripted backend (the
+real model in a real terminal: test_repl_tmux.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
@@ -18,13 +18,13 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from app.context import AppContext
-from app.errors import UsageError
-from app.repl.cli import repl
 from app.repl.completion import ReplCompleter
 from app.repl.render import Renderer
 from app.repl.session import run_repl
 from storage import Store, StoredMessage, open_profile
-from tests.servers import free_port
+from tests.support.cli import run
+from tests.support.ports import free_port
+from tests.support.scripted_backend import echo
 
 CTRL_C, CTRL_D, ENTER, ALT_ENTER, CTRL_J, TAB = "\x03", "\x04", "\r", "\x1b\r", "\n", "\t"
 CONFIG = {"max_tokens": 10, "temperature": 0, "seed": 7}
@@ -38,12 +38,6 @@ async def chat(keys: str, out: io.StringIO | None = None, config: dict[str, Any]
         pipe.send_text(keys)
         await run_repl(AppContext(), out=out, config=config or CONFIG, **options)
     return out.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def one_decode_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cores are shared: one llama.cpp thread is kinder and, under load, no slower."""
-    monkeypatch.setenv("TALU_CHAT_LOCAL__N_THREADS", "1")
 
 
 @pytest.fixture
@@ -87,43 +81,48 @@ class Terminal(io.StringIO):
 # turns ------------------------------------------------------------------------------------
 
 async def test_a_multiline_message_streams_its_answer_and_stores_metrics(
-        store: Store, isolated_env: Path) -> None:
+        store: Store, isolated_env: Path, scripted) -> None:
     printed = await chat(f"Say hi.{ALT_ENTER}Then stop.{CTRL_J}Thanks{ENTER}{CTRL_D}")
     sid = only_session(store)
     user, answer = store.get_messages(sid)
     assert user.content == "Say hi.\nThen stop.\nThanks"
-    assert answer.status == "complete" and answer.content.strip()
-    assert answer.model_ref == "local::smollm2"
-    assert answer.ttft_s and answer.tokens_per_s and answer.completion_tokens
+    assert (answer.status, answer.content) == ("complete", echo("Say hi.\nThen stop.\nThanks"))
+    assert answer.model_ref == "scripted::echo"
+    assert answer.ttft_s is not None and answer.tokens_per_s and answer.completion_tokens == 6
+    [call] = scripted.calls
+    assert call.config.max_tokens == 10 and call.config.temperature == 0  # from the options
     lines = printed.splitlines()
-    assert lines[0].startswith(f"talu-chat repl · session {sid} · local::smollm2")
-    assert answer.content in printed  # plain text, as it arrived
-    metrics = f"local::smollm2 · TTFT {answer.ttft_s:.2f} s · {answer.tokens_per_s:.0f} tok/s"
-    assert lines[-1].startswith(metrics) and f"{answer.completion_tokens} tokens" in lines[-1]
+    assert lines[0].startswith(f"talu-chat repl · session {sid} · scripted::echo")
+    assert f"\n{answer.content}\n" in printed  # plain text, as it arrived
+    metrics = f"scripted::echo · TTFT {answer.ttft_s:.2f} s · {answer.tokens_per_s:.0f} tok/s"
+    assert lines[-1].startswith(metrics) and "6 tokens" in lines[-1]
     assert "\x1b" not in printed  # not a terminal: no colour
     history = (isolated_env / "data" / "history" / "default.txt").read_text()
     assert "+Say hi.\n+Then stop.\n+Thanks" in history
 
 
-async def test_ctrl_c_stops_the_answer_and_keeps_the_partial_text(store: Store) -> None:
+async def test_ctrl_c_stops_the_answer_and_keeps_the_partial_text(store: Store, scripted) -> None:
+    ref = scripted.use("ticks", chunks=["Counting:"], endless=True, delay_s=0.01)
     before = signal.getsignal(signal.SIGINT)
     out = InterruptingOutput()
-    await chat(f"Count from 1 to 300, one number per line.{ENTER}/rename Stopped{ENTER}{CTRL_D}",
-               out=out, config={"max_tokens": 400, "temperature": 0}, quiet=True)
+    await chat(f"Count for ever.{ENTER}/rename Stopped{ENTER}{CTRL_D}", out=out, quiet=True,
+               model_ref=ref)
     sid = only_session(store)
     [answer] = answers(store, sid)
+    [call] = scripted.calls
+    assert call.outcome == "cancelled"  # the stream was closed: on its own it never ends
     assert answer.status == "cancelled" and answer.finish_reason == "cancelled"
+    assert answer.content.startswith("Counting:") and call.text.startswith(answer.content)
     # the partial answer as it streamed; --quiet: no banner, no metrics line
-    assert answer.content and out.getvalue() == f"{answer.content}\nrenamed to Stopped\n"
-    assert answer.completion_tokens is not None and answer.completion_tokens < 400
+    assert out.getvalue() == f"{answer.content}\nrenamed to Stopped\n"
     assert store.get_session(sid).title == "Stopped"  # the REPL went on after the stop
     assert signal.getsignal(signal.SIGINT) is before
 
 
-async def test_ctrl_c_at_the_prompt_clears_it_and_ctrl_d_exits(store: Store) -> None:
+async def test_ctrl_c_at_the_prompt_clears_it_and_ctrl_d_exits(store: Store, scripted) -> None:
     printed = await chat(f"never sent{CTRL_C}/sess{TAB}{ENTER}{CTRL_D}", quiet=True)
     sid = only_session(store)
-    assert store.get_messages(sid) == []
+    assert store.get_messages(sid) == [] and scripted.calls == []
     assert printed == f"* {sid[:8]}  (untitled)\n"  # Tab completed /sessions
 
 
@@ -132,32 +131,40 @@ async def test_a_failed_turn_keeps_the_message_and_regenerate_retries(
     monkeypatch.setenv("TALU_CHAT_ENDPOINTS__DOWN__BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     monkeypatch.setenv("TALU_CHAT_ENDPOINTS__DOWN__MAX_RETRIES", "0")
     printed = await chat(f"/model down::nothing{ENTER}Say hi.{ENTER}"
-                         f"/model local::smollm2{ENTER}/regenerate{ENTER}{CTRL_D}")
+                         f"/model scripted::echo{ENTER}/regenerate{ENTER}{CTRL_D}")
     sid = only_session(store)
     user, answer = store.get_messages(sid)
     assert user.content == "Say hi."
-    assert answer.status == "complete" and answer.model_ref == "local::smollm2"
+    assert (answer.status, answer.model_ref, answer.content) == (
+        "complete", "scripted::echo", "Echo: Say hi.")
     [error_line] = [line for line in printed.splitlines() if line.startswith("error:")]
-    assert "/regenerate tries again" in error_line
+    assert "cannot reach down" in error_line and "/regenerate tries again" in error_line
+
+
+async def test_a_scripted_error_is_one_line_and_the_turn_is_kept(store: Store) -> None:
+    printed = await chat(f"/model scripted::error-rate_limited{ENTER}Say hi.{ENTER}{CTRL_D}",
+                         quiet=True)
+    [answer] = answers(store, only_session(store))
+    assert (answer.status, answer.error) == ("error", "scripted rate_limited failure")
+    assert "error: scripted rate_limited failure" in printed
 
 
 # slash commands ---------------------------------------------------------------------------
 
-async def test_model_switch_applies_from_the_next_answer(
-        store: Store, model_path: Path, tmp_path: Path) -> None:
-    second = tmp_path / "second.gguf"
-    second.symlink_to(model_path)
-    ref = f"local::{second}"
+async def test_model_switch_applies_from_the_next_answer(store: Store, scripted) -> None:
+    ref = scripted.use("second", chunks=["Second", " model", " here."])
     printed = await chat(f"Hi.{ENTER}/model {ref}{ENTER}Hi again.{ENTER}"
                          f"/model{ENTER}1{ENTER}{CTRL_D}")
     sid = only_session(store)
     first, then = answers(store, sid)
-    assert first.model_ref == "local::smollm2" and first.status == "complete"
-    assert then.model_ref == ref and then.status == "complete"
+    assert (first.model_ref, first.content) == ("scripted::echo", "Echo: Hi.")
+    assert (then.model_ref, then.content) == (ref, "Second model here.")
+    assert [c.model for c in scripted.calls] == ["echo", "second"]
+    # the second model saw the first model's answer in the history
+    assert [m.content for m in scripted.calls[1].messages] == ["Hi.", "Echo: Hi.", "Hi again."]
     assert f"model: {ref} (from the next answer on)" in printed
     assert f"{ref} · TTFT" in printed
-    assert "*  1  local::smollm2  (bundled)" not in printed  # the picker marked the new model
-    assert "   1  local::smollm2  (bundled)" in printed
+    assert "   1  local::smollm2  (bundled)" in printed  # the picker: not the current model
     assert store.get_session(sid).model_ref == "local::smollm2"  # picked by number
 
 
@@ -168,30 +175,33 @@ async def test_fork_pin_rename_export_sessions_search(store: Store, tmp_path: Pa
                          f"/search fruit{ENTER}/help{ENTER}/quit{ENTER}")
     [fork] = [s for s in store.list_sessions("all") if s.parent_session_id]
     original = store.get_session(fork.parent_session_id)
-    assert len(store.get_messages(original.id)) == 2
+    assert [m.content for m in store.get_messages(original.id)] == [
+        "Name a colour.", "Echo: Name a colour."]
     fork_messages = store.get_messages(fork.id)
-    assert [m.role for m in fork_messages] == ["user", "assistant"] * 2
-    assert fork_messages[2].content == "Name a fruit."
+    assert [m.content for m in fork_messages] == [
+        "Name a colour.", "Echo: Name a colour.", "Name a fruit.", "Echo: Name a fruit."]
     assert fork.marker == "pinned" and fork.title == "Fruit talk"
     text = export.read_text()
-    assert all(m.content.strip() in text for m in fork_messages)
+    assert all(m.content in text for m in fork_messages)
     assert f"exported to {export}" in printed
-    assert f"session {fork.id} “Name a colour. (fork)” · local::smollm2 · 2 messages" in printed
+    assert f"session {fork.id} “Name a colour. (fork)” · scripted::echo · 2 messages" in printed
     assert "📌 Fruit talk" in printed  # /sessions
     assert "Fruit talk: Name a «fruit»." in printed  # /search
     assert "/fork [N]" in printed and "Alt+Enter, Ctrl+J" in printed  # /help and the keys
 
 
-async def test_continue_and_open_pick_a_session_up_again(store: Store) -> None:
+async def test_continue_and_open_pick_a_session_up_again(store: Store, scripted) -> None:
     await chat(f"Say hi.{ENTER}{CTRL_D}")
     sid = only_session(store)
-    [answer] = answers(store, sid)
     resumed = await chat(f"Say bye.{ENTER}{CTRL_D}", continue_=True)
     assert only_session(store) == sid
-    assert len(store.get_messages(sid)) == 4
-    assert f"session {sid}" in resumed and answer.content.strip() in resumed  # history shown
+    assert [m.content for m in store.get_messages(sid)] == [
+        "Say hi.", "Echo: Say hi.", "Say bye.", "Echo: Say bye."]
+    assert [m.content for m in scripted.calls[-1].messages] == [
+        "Say hi.", "Echo: Say hi.", "Say bye."]  # the resumed session's history was sent
+    assert f"session {sid}" in resumed and "Echo: Say hi." in resumed  # history shown
     opened = await chat(f"/open {sid[:20]}{ENTER}{CTRL_D}", quiet=True)
-    assert f"session {sid}" in opened and "Say bye." in opened
+    assert f"session {sid}" in opened and "Echo: Say bye." in opened
     assert len(store.list_sessions("all")) == 2  # the new one, and the one it opened
 
 
@@ -233,19 +243,21 @@ def test_model_output_reaches_a_terminal_with_its_escapes_made_visible(
     assert plain.getvalue() == "metrics\nerror: bad\n"
 
 
-def test_the_command_reads_piped_lines(store: Store) -> None:
-    result = CliRunner().invoke(repl, ["--max-tokens", "8", "-t", "0"],
-                                input="Say hi.\n/quit\nnever read\n")
-    assert result.exit_code == 0, result.output
+def test_the_command_reads_piped_lines(store: Store, scripted) -> None:
+    result = run("repl", "--max-tokens", "8", "-t", "0",
+                 stdin="Say hi.\n/quit\nnever read\n")
+    assert result.code == 0, result.stderr
     sid = only_session(store)
     [answer] = answers(store, sid)
-    assert answer.status == "complete" and answer.content in result.output
-    assert "local::smollm2 · TTFT" in result.output
-    assert "Enter" in CliRunner().invoke(repl, ["--help"]).output
-    missing = CliRunner().invoke(repl, ["--session", "ffffffff"], input="")
-    assert type(missing.exception).__module__.startswith("storage")
+    assert (answer.status, answer.content) == ("complete", "Echo: Say hi.")
+    assert [c.last_user for c in scripted.calls] == ["Say hi."]  # nothing after /quit
+    assert scripted.calls[0].config.max_tokens == 8
+    assert "\nEcho: Say hi.\nscripted::echo · TTFT" in result.stdout
+    assert "Enter" in run("repl", "--help").stdout
+    missing = run("repl", "--session", "ffffffff")
+    assert missing.error_line() == "talu-chat: no session id starts with 'ffffffff'"
 
 
 def test_continue_without_a_session_is_a_usage_error() -> None:
-    result = CliRunner().invoke(repl, ["--continue"], input="")
-    assert isinstance(result.exception, UsageError)
+    line = run("repl", "--continue").error_line()
+    assert "no session to continue" in line

@@ -10,6 +10,11 @@ from app import locations
 from app.settings import SettingsError, load_settings
 
 
+@pytest.fixture
+def scripted_default_model() -> None:
+    """Settings tests read the real defaults (other app tests default to the scripted model)."""
+
+
 def write_config(text: str) -> Path:
     path = locations.config_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,12 +16,14 @@ from textual.pilot import Pilot
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import Markdown
-from textual.widgets._markdown import MarkdownBlock, MarkdownTableCellContents
 
-from app.tui.widgets.streaming_markdown import (
-    BakedBlocks,
-    StreamingMarkdown,
-    make_parser,
+from app.tui.widgets.markdown import BakedBlocks, StreamingMarkdown, make_parser
+from app.tui.widgets.markdown.textual_compat import (
+    MarkdownBlock,
+    MarkdownTableCellContents,
+    block_content,
+    message_sender,
+    screen_strips,
 )
 
 SIZE = (80, 120)
@@ -82,7 +84,7 @@ class Harness(App[None]):
     def __init__(self, widget: Markdown | StreamingMarkdown) -> None:
         super().__init__()
         self.widget = widget
-        self.messages: list[Message] = []
+        self.messages: list[Markdown.LinkClicked] = []
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="pane"), Vertical(id="box"):
@@ -114,7 +116,7 @@ async def stream(pilot: Pilot[None], widget: StreamingMarkdown, deltas: Iterable
 
 def screen_lines(app: App[None], widget: StreamingMarkdown | Markdown) -> list[Strip]:
     """What the terminal shows in the widget's region."""
-    strips = app.screen._compositor.render_strips()
+    strips = screen_strips(app.screen)
     region = widget.region
     return [strip.crop(region.x, region.right) for strip in strips[region.y : region.bottom]]
 
@@ -178,7 +180,7 @@ async def test_streamed_tokens_render_exactly_like_textual_markdown_of_the_whole
                      "Last words."):
         assert expected in shown, expected
     assert "```" not in shown
-    code = next(row for row in cells(streamed) if "def answer" in "".join(c[0] for c in row))
+    code = next(row for row in cells(streamed) if "def answer" in "".join(str(c[0]) for c in row))
     assert len({cell[2] for cell in code if cell[2] is not None}) >= 2  # highlighted
 
 
@@ -193,7 +195,7 @@ async def test_finished_blocks_are_baked_into_few_widgets() -> None:
         selected = baked.get_selection(Selection(None, None))
     # Everything before the table is one baked widget; the table keeps its widgets (tooltips);
     # the last block stays live for more text. Baked lines can still be selected as text.
-    assert kinds == ["BakedBlocks", "_SafeTable", "MarkdownParagraph"]
+    assert kinds == ["BakedBlocks", "SafeTable", "MarkdownParagraph"]
     assert selected is not None
     assert "Streaming answers" in selected[0] and "return 42" in selected[0]
 
@@ -255,13 +257,15 @@ async def test_frozen_blocks_are_neither_parsed_nor_rendered_again() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await stream(pilot, widget, tokens_of("# Title\n\n" + paragraph))
         first = list(widget.document.children)
-        contents = [block._content for block in first if isinstance(block, MarkdownBlock)]
+        contents = [block_content(block) for block in first if isinstance(block, MarkdownBlock)]
         parsed.clear()
         await stream(pilot, widget, tokens_of(paragraph * 30))
         later = list(widget.document.children)
         # The frozen widgets are the same objects, showing the same content objects.
         assert later[: len(first) - 1] == first[:-1]
-        assert [block._content for block in first[:-1]] == contents[:-1]
+        frozen = [block for block in first[:-1] if isinstance(block, MarkdownBlock)]
+        assert len(frozen) == len(first) - 1
+        assert [block_content(block) for block in frozen] == contents[:-1]
         # Only the tail was ever parsed again: never the title, never the whole answer (a
         # render sees the live block plus whatever arrived since the last render).
         assert not any("Title" in source for source in parsed)
@@ -276,11 +280,11 @@ async def test_baked_lines_of_earlier_blocks_are_kept_as_the_answer_grows() -> N
     async with app.run_test(size=SIZE) as pilot:
         await stream(pilot, widget, tokens_of(paragraph * 3))
         baked = widget.document.query_children(BakedBlocks).first()
-        lines = list(baked._bakes[baked.key].lines)
+        lines = list(baked.lines)
         await stream(pilot, widget, tokens_of(paragraph * 3))
         again = widget.document.query_children(BakedBlocks).first()
         assert again is baked
-        assert baked._bakes[baked.key].lines[: len(lines)] == lines
+        assert baked.lines[: len(lines)] == lines
 
 
 UNTRUSTED = (
@@ -434,7 +438,7 @@ async def test_streaming_posts_no_messages_and_leaves_the_scroll_position_alone(
     seen: list[Message] = []
 
     class Pane(VerticalScroll):
-        def on_message(self, message: Message) -> None:  # type: ignore[override]
+        def on_message(self, message: Message) -> None:
             seen.append(message)
 
     class ScrollHarness(App[None]):
@@ -451,7 +455,7 @@ async def test_streaming_posts_no_messages_and_leaves_the_scroll_position_alone(
         seen.clear()
         await stream(pilot, widget, tokens_of(DOCUMENT))
         assert pane.scroll_y == pane.max_scroll_y > 0  # followed the answer while anchored
-        from_widget = [m for m in seen if getattr(m, "_sender", None) in (widget, widget.document)]
+        from_widget = [m for m in seen if message_sender(m) in (widget, widget.document)]
         assert from_widget == []
         pane.scroll_home(animate=False)  # the person scrolls up to read
         await pilot.pause()

@@ -8,7 +8,8 @@ from textual.pilot import Pilot
 from app.tui.screens.chat import ChatScreen
 from app.tui.screens.model_picker import ModelPicker
 from app.tui.screens.search import SearchScreen
-from tests.app.tui_support import make_app, wait_until
+from tests.app.tui_support import make_app, session_tree, wait_until
+from tests.support.profiles import open_store
 from themes import TALU_THEMES
 
 SIZE = (120, 36)
@@ -26,28 +27,28 @@ def cook(minutes: int) -> str:
 
 
 def seeded_app(theme: str):
-    app = make_app(theme=theme)
-    store = app.service.store
-    older = store.create_session(model_ref="local::smollm2")
-    store.add_message(older.id, "user", "What is a zebra crossing?")
-    store.add_message(older.id, "assistant", "A striped pedestrian crossing.",
-                      model_ref="local::smollm2", finish_reason="stop", ttft_s=0.12,
-                      tokens_per_s=130.0, completion_tokens=6, total_s=0.2)
-    store.pin(older.id)
-    session = store.create_session(model_ref="local::smollm2")
-    store.add_message(session.id, "user", "How do I cook pasta?")
-    store.add_message(session.id, "assistant", ANSWER, model_ref="local::smollm2",
-                      finish_reason="stop", ttft_s=0.31, tokens_per_s=132.4,
-                      completion_tokens=58, total_s=0.75)
-    store.fork(session.id)
-    return app
+    """Two sessions (one pinned) and a fork, seeded before the app opens the profile."""
+    with open_store() as store:
+        older = store.create_session(model_ref="local::smollm2")
+        store.add_message(older.id, "user", "What is a zebra crossing?")
+        store.add_message(older.id, "assistant", "A striped pedestrian crossing.",
+                          model_ref="local::smollm2", finish_reason="stop", ttft_s=0.12,
+                          tokens_per_s=130.0, completion_tokens=6, total_s=0.2)
+        store.pin(older.id)
+        session = store.create_session(model_ref="local::smollm2")
+        store.add_message(session.id, "user", "How do I cook pasta?")
+        store.add_message(session.id, "assistant", ANSWER, model_ref="local::smollm2",
+                          finish_reason="stop", ttft_s=0.31, tokens_per_s=132.4,
+                          completion_tokens=58, total_s=0.75)
+        store.fork(session.id)
+    return make_app(theme=theme)
 
 
 async def settle(pilot: Pilot) -> ChatScreen:
     app = pilot.app
     await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
     screen = app.screen
-    tree = screen.sidebar.tree
+    tree = session_tree(screen)
     await wait_until(pilot, lambda: screen.status.health == "● ready"
                      and len(screen.log_view.views()) == 2
                      and len(tree.root.children) == 4 and tree.cursor_node is not None

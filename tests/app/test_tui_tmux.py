@@ -12,7 +12,8 @@ from tests.tmux import Pane
 
 TALU = shutil.which("talu-chat") or str(Path(__file__).parents[2] / ".venv/bin/talu-chat")
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+              pytest.mark.usefixtures("real_model")]  # end to end: the real model too
 
 
 def test_tui_chat_switch_model_and_export(tmp_path: Path, model_path: Path,

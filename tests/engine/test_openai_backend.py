@@ -3,13 +3,16 @@ the faults a real server does not produce on demand."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
 
 from engine import EndpointConfig, Engine, EngineConfig, Message
-from tests.servers import LlamaServer, fault_server, free_port
+from tests.support.llama_server import LlamaServer
+from tests.support.openai_server import OpenAIServer, openai_server
+from tests.support.ports import free_port
 
 HELLO = [Message("user", "Say hello in three words.")]
 
@@ -82,8 +85,9 @@ def test_connection_refused() -> None:
 
 
 @pytest.fixture(scope="module")
-def faults() -> Iterator[tuple[str, object]]:
-    with fault_server() as running:
+def faults() -> Iterator[OpenAIServer]:
+    """The scripted server; model `fault-<kind>` produces that fault."""
+    with openai_server() as running:
         yield running
 
 
@@ -98,45 +102,45 @@ def faults() -> Iterator[tuple[str, object]]:
     ("cut", "interrupted", "before the answer finished"),
     ("malformed", "malformed", "malformed"),
 ])
-def test_faults_become_typed_errors(faults: tuple[str, object], fault: str, kind: str,
+def test_faults_become_typed_errors(faults: OpenAIServer, fault: str, kind: str,
                                     words: str) -> None:
-    chunks = run(endpoint_engine(faults[0]), f"fault-{fault}")
+    chunks = run(endpoint_engine(faults.base_url), f"fault-{fault}")
     final = chunks[-1]
     assert (final.finish_reason, final.error_kind) == ("error", kind)
     assert words in final.error
     assert "\n" not in final.error
 
 
-def test_partial_text_before_a_cut_is_kept(faults: tuple[str, object]) -> None:
-    chunks = run(endpoint_engine(faults[0]), "fault-cut")
+def test_partial_text_before_a_cut_is_kept(faults: OpenAIServer) -> None:
+    chunks = run(endpoint_engine(faults.base_url), "fault-cut")
     assert "".join(c.text for c in chunks) == "Half an answer"
     assert chunks[-1].usage.completion_tokens == 3
 
 
-def test_timeout(faults: tuple[str, object]) -> None:
-    chunks = run(endpoint_engine(faults[0], timeout=0.5), "fault-slow")
+def test_timeout(faults: OpenAIServer) -> None:
+    chunks = run(endpoint_engine(faults.base_url, timeout=0.5), "fault-slow")
     assert chunks[-1].error_kind == "timeout"
     assert "0.5 s" in chunks[-1].error
 
 
-def test_server_usage_is_used_when_sent(faults: tuple[str, object]) -> None:
-    chunks = run(endpoint_engine(faults[0]), "fault-usage")
+def test_server_usage_is_used_when_sent(faults: OpenAIServer) -> None:
+    chunks = run(endpoint_engine(faults.base_url), "fault-usage")
     usage = chunks[-1].usage
     assert (usage.prompt_tokens, usage.completion_tokens, usage.estimated) == (11, 2, False)
-    request = faults[1].requests[-1]
+    request = faults.chat_requests[-1].body
     assert request["stream_options"] == {"include_usage": True}
 
 
-def test_sampling_settings_reach_the_server(faults: tuple[str, object]) -> None:
-    run(endpoint_engine(faults[0]), "fault-usage", temperature=0.3, max_tokens=7, seed=5,
+def test_sampling_settings_reach_the_server(faults: OpenAIServer) -> None:
+    run(endpoint_engine(faults.base_url), "fault-usage", temperature=0.3, max_tokens=7, seed=5,
         top_k=20, repetition_penalty=1.1, stop=["##"])
-    request = faults[1].requests[-1]
+    request = faults.chat_requests[-1].body
     assert (request["temperature"], request["max_tokens"], request["seed"]) == (0.3, 7, 5)
     assert (request["top_k"], request["repeat_penalty"], request["stop"]) == (20, 1.1, ["##"])
 
 
-async def test_cancel_closes_the_upstream_request(faults: tuple[str, object]) -> None:
-    engine = endpoint_engine(faults[0])
+async def test_cancel_closes_the_upstream_request(faults: OpenAIServer) -> None:
+    engine = endpoint_engine(faults.base_url)
     stream = engine.stream("peer::fault-endless", HELLO)
     seen = 0
     async for chunk in stream:
@@ -147,6 +151,12 @@ async def test_cancel_closes_the_upstream_request(faults: tuple[str, object]) ->
             assert chunk.finish_reason == "cancelled"
     await engine.aclose()
     assert seen <= 5
+    request = faults.chat_requests[-1]
+    for _ in range(500):  # the server notices at its next write
+        if request.client_gone:
+            break
+        await asyncio.sleep(0.01)
+    assert request.client_gone  # the HTTP request was closed, not left streaming
 
 
 def test_missing_openai_key_is_a_clear_error() -> None:

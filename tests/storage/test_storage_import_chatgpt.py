@@ -251,3 +251,15 @@ def test_chatgpt_zip(tmp_path: Path, store: Store) -> None:
         zf.writestr("chat.html", "<html></html>")
         zf.writestr("conversations.json", json.dumps(CHATGPT))
     assert len(import_file(store, archive, fmt="chatgpt")) == 2
+
+
+def test_chatgpt_unknown_finish_details_are_ignored(tmp_path: Path, store: Store) -> None:
+    # Once a TypeError ("unhashable type") that aborted the whole import.
+    conversations = json.loads(json.dumps(CHATGPT[1]))
+    for odd in (["stop"], {"nested": 1}, 7):
+        message = conversations["mapping"]["x"]["message"]
+        message["metadata"] = {"finish_details": {"type": odd}}
+        path = tmp_path / "conversations.json"
+        path.write_text(json.dumps([conversations]), encoding="utf-8")
+        [session_id] = import_file(store, path)
+        assert [m.finish_reason for m in store.get_messages(session_id)] == [None, None]

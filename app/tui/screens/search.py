@@ -13,9 +13,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from storage import SearchHit, StorageError, Store
+from storage import SearchHit, StorageError
 
-from ...sanitize import visible_controls
+from ...sanitize import visible_line
+from ...service import ConversationService
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +34,9 @@ class SearchScreen(ModalScreen[SearchChoice | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
 
-    def __init__(self, store: Store, query: str = "") -> None:
+    def __init__(self, service: ConversationService, query: str = "") -> None:
         super().__init__()
-        self.store = store
+        self.service = service
         self.initial = query
         self.hits: list[SearchHit] = []
 
@@ -68,7 +69,7 @@ class SearchScreen(ModalScreen[SearchChoice | None]):
         status = ""
         if query.strip():
             try:
-                hits = self.store.search(query, limit=50)
+                hits = self.service.search(query, limit=50)
                 status = f"{len(hits)} results"
             except (StorageError, ValueError) as exc:
                 status = str(exc)
@@ -80,12 +81,12 @@ class SearchScreen(ModalScreen[SearchChoice | None]):
         results.clear_options()
         for index, hit in enumerate(hits):
             where = f"#{hit.position + 1} {hit.role}" if hit.position is not None else "title"
-            snippet = visible_controls(" ".join(hit.snippet.split()))
-            results.add_option(Option(
-                Content(f"{hit.session_title or '(untitled)'} · {where}\n  {snippet}"),
+            snippet = visible_line(hit.snippet)
+            title = visible_line(hit.session_title) or "(untitled)"
+            results.add_option(Option(Content(f"{title} · {where}\n  {snippet}"),
                 id=str(index)))
         self.query_one("#search-status", Static).update(
-            Content(status or "type to search · Enter opens · Esc closes"))
+            Content(visible_line(status) or "type to search · Enter opens · Esc closes"))
 
     @on(OptionList.OptionSelected, "#search-results")
     def _open(self, event: OptionList.OptionSelected) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 
 from storage import StoredMessage
@@ -74,6 +75,33 @@ class ChatLog(VerticalScroll):
 
     def _keep_position(self, old_height: int) -> None:
         self.scroll_to(y=self.scroll_y + self.virtual_size.height - old_height, animate=False)
+
+    async def remove_after_last_user(self) -> None:
+        """Remove the answers shown after the last user message (before a regenerate)."""
+        views = self.views()
+        users = [v.message.position for v in views if v.message.role == "user"]
+        last_user = users[-1] if users else -1
+        for view in views:
+            if view.message.position > last_user:
+                await view.remove()
+
+    def focus_step(self, step: int | None, after_last: Widget) -> None:
+        """Move the focus `step` messages from the focused one (None: to the last message);
+        past the last message, focus goes to `after_last`."""
+        views = self.views()
+        if step is None:
+            if views:
+                views[-1].focus()
+            return
+        focused = self.screen.focused
+        if not isinstance(focused, MessageView) or focused not in views:
+            return
+        index = views.index(focused) + step
+        if 0 <= index < len(views):
+            views[index].focus()
+            views[index].scroll_visible()
+        elif index >= len(views):
+            after_last.focus()
 
     async def add(self, message: StoredMessage) -> MessageView:
         """Mount a new message at the bottom."""

@@ -13,7 +13,7 @@ from storage import StoredMessage
 
 from ...formatting import answer_facts
 from ...sanitize import visible_controls
-from .streaming_markdown import StreamingMarkdown
+from .markdown import StreamingMarkdown
 
 
 def describe(message: StoredMessage) -> str:

@@ -15,8 +15,16 @@ class PromptInput(TextArea):
     """Where the person types. Posts `Submitted` on Enter and `Changed` hints for commands."""
 
     BINDINGS = [
-        Binding("ctrl+j,shift+enter,alt+enter", "newline", "Newline", show=False),
-        Binding("tab", "complete", "Complete", show=False),
+        Binding("ctrl+j,shift+enter,alt+enter", "newline", "Newline", show=False,
+                tooltip="Insert a newline"),
+        Binding("tab", "complete", "Complete", show=False,
+                tooltip="Complete a slash command (// sends a literal slash)"),
+    ]
+    #: Keys handled in `on_key` rather than by bindings, listed for the keys help.
+    KEYS = [
+        Binding("enter", "", "Send", tooltip="Send the message"),
+        Binding("up,down", "", "History",
+                tooltip="Earlier prompts of this session (from the first / last line)"),
     ]
 
     class Submitted(Message):
@@ -45,7 +53,9 @@ class PromptInput(TextArea):
         self.prompt_history = prompts
         self._history_index = None
 
-    async def _on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
+        """Enter sends; Up / Down on the first / last line walk the history (the other keys
+        go on to the TextArea)."""
         if event.key == "enter":
             event.stop()
             event.prevent_default()
@@ -66,8 +76,6 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self._walk_history(1)
-            return
-        await super()._on_key(event)
 
     def _walk_history(self, step: int) -> None:
         if self._history_index is None:

@@ -3,8 +3,6 @@ under the session they came from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -15,22 +13,15 @@ from textual.widgets.tree import TreeNode
 
 from storage import Session
 
-SECTIONS = (("pinned", "Pinned"), ("recent", "Recent"), ("archived", "Archived"),
-            ("deleted", "Trash"))
-
-
-@dataclass(slots=True)
-class SidebarData:
-    """Sessions of each section, as read from storage (off the event loop)."""
-
-    sections: dict[str, list[Session]]
-    more: dict[str, int]
+from ...sanitize import visible_line
+from ...service import SIDEBAR_SECTIONS as SECTIONS
+from ...service import SidebarSessions
 
 
 def session_label(session: Session) -> Text:
     """A session's line: title (plain text), a fork mark."""
     mark = "⑂ " if session.parent_session_id else ""
-    return Text(f"{mark}{session.title or '(new session)'}")
+    return Text(f"{mark}{visible_line(session.title) or '(new session)'}")
 
 
 class SessionSidebar(Vertical):
@@ -63,13 +54,13 @@ class SessionSidebar(Vertical):
         yield tree
 
     @property
-    def tree(self) -> Tree[str]:
+    def session_tree(self) -> Tree[str]:
         return self.query_one("#session-tree", Tree)
 
-    def show(self, data: SidebarData, current: str | None) -> None:
+    def show(self, data: SidebarSessions, current: str | None) -> None:
         """Rebuild the tree from `data`, highlighting the current session."""
         self.current = current
-        tree = self.tree
+        tree = self.session_tree
         expanded = {str(n.data): n.is_expanded for n in tree.root.children}
         tree.clear()
         current_node: TreeNode[str] | None = None
@@ -102,11 +93,11 @@ class SessionSidebar(Vertical):
     def select(self, session_id: str) -> None:
         """Move the highlight to `session_id` if it is listed."""
         self.current = session_id
-        stack = list(self.tree.root.children)
+        stack = list(self.session_tree.root.children)
         while stack:
             node = stack.pop()
             if node.data == session_id:
-                self.tree.call_after_refresh(self.tree.move_cursor, node)
+                self.session_tree.call_after_refresh(self.session_tree.move_cursor, node)
                 return
             stack.extend(node.children)
 
@@ -126,4 +117,4 @@ class SessionSidebar(Vertical):
     @on(Input.Submitted, "#session-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.tree.focus()
+        self.session_tree.focus()

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import TYPE_CHECKING
 
+from textual import work
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from engine import Engine
 
 
 class StatusBar(Static):
@@ -54,3 +60,28 @@ class StatusBar(Static):
         """The answer ended; show its measured rate."""
         self.rate = tokens_per_s
         self.note = ""
+
+    @work(exclusive=True, group="health")
+    async def check_health(self, engine: Engine, ref: str) -> None:
+        """Ask the model's backend whether it can serve, and show the answer."""
+        from engine import EngineError
+
+        try:
+            resolved = await asyncio.to_thread(engine.resolve, ref)
+            health = await engine.backend_for(resolved).health()
+            self.health = "● ready" if health.get("ok") else "✕ " + health["detail"]
+        except EngineError as exc:
+            self.health = f"✕ {exc}"
+
+    @work(exclusive=True, group="prepare")
+    async def prepare(self, engine: Engine, ref: str) -> None:
+        """Load a local model in the background (so the first answer is fast), then check it."""
+        from engine import EngineError
+
+        self.note = f"loading {ref}…"
+        try:
+            await engine.prepare(ref)
+        except EngineError as exc:
+            self.notify(" ".join(str(exc).split()), severity="error", timeout=8)
+        self.note = ""
+        self.check_health(engine, ref)

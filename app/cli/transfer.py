@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, cast
 
 import click
 
-from storage import EXPORT_FORMATS, IMPORT_FORMATS, Store, import_file
+from storage import EXPORT_FORMATS, IMPORT_FORMATS
 
-from .cli import app_context, profile_option
-from .cli_store import echo_json, json_option, note, one_line, open_service, shown
-from .errors import UsageError
+from ..errors import UsageError
+from .options import TEXT, app_context, json_option, open_service, profile_option
+from .output import echo_json, note, one_line, shown
 
 #: Export formats by file name suffix, for `-o` without `--format`.
 _SUFFIX_FORMATS = {"md": "md", "markdown": "md", "json": "json", "jsonl": "jsonl",
@@ -27,7 +26,7 @@ def _format_for(fmt: str | None, output: str | None) -> str:
 
 
 @click.command("export")
-@click.argument("session_ids", nargs=-1, metavar="[ID]...")
+@click.argument("session_ids", type=TEXT, nargs=-1, metavar="[ID]...")
 @click.option("--all", "all_", is_flag=True,
               help="Every session of the profile, archived and trashed ones included.")
 @click.option("-f", "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None,
@@ -55,27 +54,8 @@ def export(session_ids: tuple[str, ...], all_: bool, fmt: str | None, output: st
         click.echo(shown(text) if sys.stdout.isatty() else text, nl=False)
         return
     written = service.export(ids, fmt, Path(output).expanduser(), force=force)
-    count = len(ids) if ids is not None else service.store.count_sessions("all")
+    count = len(ids) if ids is not None else service.count_sessions("all")
     note(f"exported {count} session{'' if count == 1 else 's'} to {written}")
-
-
-class _OpenOnWrite:
-    """Stands for the profile's store, opening (and so creating) it only when first used."""
-
-    def __init__(self, profile: str | None) -> None:
-        self.profile = profile
-        self._store: Store | None = None
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            service = open_service(self.profile, create=True)
-            assert service is not None
-            self._store = service.store
-        return self._store
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
 
 
 @click.command("import")
@@ -87,17 +67,18 @@ class _OpenOnWrite:
 @profile_option
 def import_(path: str, fmt: str | None, as_json: bool, profile: str | None) -> None:
     """Import the sessions of a file into the profile: all of them, or none on any error."""
-    source = Path(path).expanduser()
-    lazy = _OpenOnWrite(profile)
-    # The file is read and checked before the store is touched: a bad file creates no profile.
-    ids = import_file(cast(Store, lazy), source, fmt)
-    store = lazy.store
-    imported = [store.get_session(session_id) for session_id in ids]
+    from ..service import read_import_file
+
+    # The file is read and checked before the profile is opened: a bad file creates none.
+    records = read_import_file(Path(path).expanduser(), fmt)
+    service = open_service(profile, create=True)
+    assert service is not None
+    imported = service.import_records(records)
     if as_json:
         echo_json({"sessions": [s.as_dict() for s in imported]})
         return
     name = app_context(profile).profile
-    click.echo(f"imported {len(ids)} session{'' if len(ids) == 1 else 's'} into profile "
-               f"{name!r}")
+    click.echo(f"imported {len(imported)} session{'' if len(imported) == 1 else 's'} into "
+               f"profile {name!r}")
     for session in imported:
         click.echo(f"{session.id}  {one_line(session.title) or '(untitled)'}")

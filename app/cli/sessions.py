@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from storage import NotInTrashError, Session, Store, StoredMessage
+from ..errors import UsageError
+from ..service.markers import MARKER_VERBS, MARKER_WORDS
+from .options import TEXT, json_option, limit_option, open_service, profile_option, session_service
+from .output import echo_json, note, one_line, session_table, session_view, tree_lines
 
-from .cli import profile_option
-from .cli_store import (
-    echo_json,
-    json_option,
-    note,
-    one_line,
-    open_service,
-    session_service,
-    session_table,
-    session_view,
-    short_session_ids,
-    tree_lines,
-)
-from .errors import UsageError
+if TYPE_CHECKING:
+    from storage import Session, StoredMessage
+
+    from ..service import ConversationService
 
 #: `--at` values of at most this many digits are message numbers, longer ones id prefixes.
 MESSAGE_NUMBER_DIGITS = 6
-_MARKER_WORDS = {"pinned": "pinned", "archived": "archived", "deleted": "in the trash"}
 _VIEW_NAMES = {"recent": "", "pinned": "pinned ", "archived": "archived ",
                "deleted": "trashed ", "all": ""}
+_LIST_HELP = {"archive": " (list --archived)", "delete": " (list --deleted, restore, purge)"}
 
 
 @click.group("sessions")
@@ -33,12 +28,8 @@ def sessions() -> None:
     """List and manage stored chat sessions (IDs may be any unique prefix)."""
 
 
-def _short(store: Store, session: Session) -> str:
-    return short_session_ids(store, [session.id])[session.id]
-
-
-def _label(store: Store, session: Session) -> str:
-    return f"{_short(store, session)} ({one_line(session.title) or 'untitled'})"
+def _label(service: ConversationService, session: Session) -> str:
+    return f"{service.short_id(session.id)} ({one_line(session.title) or 'untitled'})"
 
 
 @sessions.command("list")
@@ -46,20 +37,18 @@ def _label(store: Store, session: Session) -> str:
 @click.option("--archived", "view", flag_value="archived", help="Only archived sessions.")
 @click.option("--deleted", "view", flag_value="deleted", help="Only sessions in the trash.")
 @click.option("--all", "view", flag_value="all", help="Every session, whatever its marker.")
-@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, metavar="N",
-              help="Most sessions to list (0: no limit).")
+@limit_option(50, 0, "Most sessions to list (0: no limit).")
 @json_option
 @profile_option
 def list_sessions(view: str | None, limit: int, as_json: bool, profile: str | None) -> None:
     """List sessions: pinned first, then the most recently updated (not archived or trashed)."""
     view = view or "recent"
     service = open_service(profile, create=False)
-    if service is None:
-        found, total = [], 0
-    else:
-        store = service.store
-        found = store.list_sessions(view, limit=limit or None)
-        total = store.count_sessions(view) if limit and len(found) == limit else len(found)
+    found: list[Session] = []
+    total = 0
+    if service is not None:
+        found = service.list_sessions(view, limit=limit or None)
+        total = service.count_sessions(view) if limit and len(found) == limit else len(found)
     if total > len(found):
         note(f"showing {len(found)} of {total} sessions; --limit 0 lists them all")
     if as_json:
@@ -68,82 +57,75 @@ def list_sessions(view: str | None, limit: int, as_json: bool, profile: str | No
         hint = " (start one with: talu-chat ask PROMPT)" if view == "recent" else ""
         note(f"no {_VIEW_NAMES[view]}sessions{hint}")
     else:
-        for line in session_table(service.store, found):
+        for line in session_table(service, found):
             click.echo(line)
 
 
 @sessions.command("show")
-@click.argument("session_id", metavar="ID")
+@click.argument("session_id", type=TEXT, metavar="ID")
 @json_option
 @profile_option
 def show(session_id: str, as_json: bool, profile: str | None) -> None:
     """Show a session: its facts, parent and forks, and every message with its metrics."""
     service, session = session_service(profile, session_id)
-    store = service.store
-    messages = store.get_messages(session.id)
-    children = store.children(session.id)
+    messages = service.messages(session.id)
+    children = service.children(session.id)
     if as_json:
         echo_json({"session": session.as_dict(), "messages": [m.as_dict() for m in messages],
                    "children": [c.as_dict() for c in children]})
         return
-    for line in session_view(store, session, messages, children):
+    for line in session_view(service, session, messages, children):
         click.echo(line)
 
 
 @sessions.command("tree")
-@click.argument("session_id", metavar="ID")
+@click.argument("session_id", type=TEXT, metavar="ID")
 @json_option
 @profile_option
 def tree(session_id: str, as_json: bool, profile: str | None) -> None:
     """Show the fork tree a session belongs to, from its root; '*' marks the session."""
     service, session = session_service(profile, session_id)
-    root = service.store.session_tree(session.id)
+    root = service.session_tree(session.id)
     if as_json:
         echo_json({"tree": root.as_dict()})
         return
-    for line in tree_lines(service.store, root, session.id):
+    for line in tree_lines(service, root, session.id):
         click.echo(line)
 
 
-def _marker_command(verb: str, done: str, source: str, help_text: str) -> click.Command:
-    @click.argument("session_id", metavar="ID")
+def _marker_command(verb: str) -> click.Command:
+    marker_verb = MARKER_VERBS[verb]
+
+    @click.argument("session_id", type=TEXT, metavar="ID")
     @json_option
     @profile_option
     def run(session_id: str, as_json: bool, profile: str | None) -> None:
         service, session = session_service(profile, session_id)
-        changed = getattr(service.store, verb)(session.id)
+        result = service.mark(session.id, verb)
         if as_json:
-            echo_json({"session": changed.as_dict()})
+            echo_json({"session": result.after.as_dict()})
             return
-        label = _label(service.store, changed)
-        if source and session.marker != source:
-            click.echo(f"{label} is not {_MARKER_WORDS[source]}; nothing changed")
+        label = _label(service, result.after)
+        if not result.changed:
+            assert marker_verb.only_from is not None
+            click.echo(f"{label} is not {MARKER_WORDS[marker_verb.only_from]}; nothing changed")
         elif verb == "delete":
             click.echo(f"moved {label} to the trash; undo with: talu-chat sessions restore "
-                       f"{_short(service.store, changed)}")
+                       f"{service.short_id(session.id)}")
         else:
-            click.echo(f"{done} {label}")
+            click.echo(f"{marker_verb.past} {label}")
 
+    help_text = marker_verb.help.rstrip(".") + _LIST_HELP.get(verb, "") + "."
     return click.command(verb, help=help_text)(run)
 
 
-# verb, past tense, the marker it acts on only (unpin, unarchive, restore), help
-for _verb, _done, _source, _help in (
-    ("pin", "pinned", "", "Pin a session: it lists first."),
-    ("unpin", "unpinned", "pinned", "Unpin a pinned session."),
-    ("archive", "archived", "",
-     "Archive a session: hidden from the list, still searchable (list --archived)."),
-    ("unarchive", "unarchived", "archived", "Bring an archived session back to the list."),
-    ("delete", "deleted", "",
-     "Move a session to the trash (restorable; list --deleted, restore, purge)."),
-    ("restore", "restored", "deleted", "Take a session out of the trash."),
-):
-    sessions.add_command(_marker_command(_verb, _done, _source, _help))
+for _verb in MARKER_VERBS:
+    sessions.add_command(_marker_command(_verb))
 
 
 @sessions.command("rename")
-@click.argument("session_id", metavar="ID")
-@click.argument("title", nargs=-1, required=True)
+@click.argument("session_id", type=TEXT, metavar="ID")
+@click.argument("title", type=TEXT, nargs=-1, required=True)
 @json_option
 @profile_option
 def rename(session_id: str, title: tuple[str, ...], as_json: bool, profile: str | None) -> None:
@@ -152,16 +134,16 @@ def rename(session_id: str, title: tuple[str, ...], as_json: bool, profile: str 
     if not text:
         raise UsageError("the title is empty")
     service, session = session_service(profile, session_id)
-    renamed = service.store.rename(session.id, text)
+    renamed = service.rename(session.id, text)
     if as_json:
         echo_json({"session": renamed.as_dict()})
         return
-    click.echo(f"renamed {_label(service.store, renamed)}")
+    click.echo(f"renamed {_label(service, renamed)}")
 
 
 @sessions.command("model")
-@click.argument("session_id", metavar="ID")
-@click.argument("ref", metavar="REF")
+@click.argument("session_id", type=TEXT, metavar="ID")
+@click.argument("ref", type=TEXT, metavar="REF")
 @json_option
 @profile_option
 def model(session_id: str, ref: str, as_json: bool, profile: str | None) -> None:
@@ -171,7 +153,7 @@ def model(session_id: str, ref: str, as_json: bool, profile: str | None) -> None
     if as_json:
         echo_json({"session": changed.as_dict()})
         return
-    click.echo(f"{_label(service.store, changed)} now uses {one_line(changed.model_ref)} "
+    click.echo(f"{_label(service, changed)} now uses {one_line(changed.model_ref)} "
                "from the next answer on")
 
 
@@ -196,8 +178,8 @@ def resolve_message(messages: list[StoredMessage], at: str, session_label: str) 
 
 
 @sessions.command("fork")
-@click.argument("session_id", metavar="ID")
-@click.option("--at", "at", default=None, metavar="MESSAGE",
+@click.argument("session_id", type=TEXT, metavar="ID")
+@click.option("--at", "at", type=TEXT, default=None, metavar="MESSAGE",
               help="Last message to copy: its number as `sessions show` prints it (1 is the "
                    "first) or its id (a prefix of 7+ characters). Default: the last message.")
 @json_option
@@ -205,11 +187,11 @@ def resolve_message(messages: list[StoredMessage], at: str, session_label: str) 
 def fork(session_id: str, at: str | None, as_json: bool, profile: str | None) -> None:
     """Copy a session up to a message into a new session; print the new session's id."""
     service, session = session_service(profile, session_id)
-    store = service.store
     at_id = None
     if at is not None:
-        at_id = resolve_message(store.get_messages(session.id), at, _short(store, session)).id
-    child = store.fork(session.id, at_id)
+        at_id = resolve_message(service.messages(session.id), at,
+                                service.short_id(session.id)).id
+    child = service.fork(session.id, at_id)
     if as_json:
         echo_json({"session": child.as_dict()})
         return
@@ -217,34 +199,28 @@ def fork(session_id: str, at: str | None, as_json: bool, profile: str | None) ->
 
 
 @sessions.command("purge")
-@click.argument("session_id", metavar="ID", required=False)
+@click.argument("session_id", type=TEXT, metavar="ID", required=False)
 @click.option("--trash", is_flag=True, help="Purge every session in the trash.")
 @click.option("--force", is_flag=True, help="Purge a session even if it is not in the trash.")
 @profile_option
 def purge(session_id: str | None, trash: bool, force: bool, profile: str | None) -> None:
     """Remove a session in the trash and its messages for good (this cannot be undone)."""
+    from storage import NotInTrashError
+
     if bool(session_id) == trash:
         raise UsageError("purge takes a session ID or --trash (one of them)")
     if trash:
         service = open_service(profile, create=False)
-        count = service.store.purge_trash() if service is not None else 0
+        count = service.purge_trash() if service is not None else 0
         click.echo(f"purged {count} session{'' if count == 1 else 's'} from the trash")
         return
     assert session_id is not None
     service, session = session_service(profile, session_id)
-    label = _label(service.store, session)
+    label = _label(service, session)
     try:
-        service.store.purge(session.id, force=force)
+        service.purge(session.id, force=force)
     except NotInTrashError:
         raise UsageError(f"{label} is not in the trash: delete it first, or purge it with "
                          "--force") from None
     click.echo(f"purged {label}")
 
-
-def register(cli: click.Group) -> None:
-    """Add `sessions`, `search`, `export` and `import` to the command line."""
-    from .cli_export import export, import_
-    from .cli_search import search
-
-    for command in (sessions, search, export, import_):
-        cli.add_command(command)

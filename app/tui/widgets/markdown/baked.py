@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
+from rich.style import Style as RichStyle
 from textual.geometry import Region, Size
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Markdown
 
-if TYPE_CHECKING:
-    from .streaming_markdown import StreamingMarkdown
 
+@dataclass(frozen=True, slots=True)
+class BakeKey:
+    """What baked lines depend on."""
+
+    width: int
+    style: RichStyle
+    """The style the document inherits (a tinted background…)."""
+    theme: str
 
 
 @dataclass(frozen=True, slots=True)
-class _Bake:
-    """The captured look of a run of blocks."""
+class Bake:
+    """The captured look of a run of blocks: lines as drawn, and their plain text."""
 
     lines: list[Strip]
     texts: list[str]
 
 
-
 class BakedBlocks(Widget):
-    """Finished Markdown blocks drawn from lines captured once: one cheap widget for many."""
+    """Finished Markdown blocks drawn from lines captured once: one cheap widget for many.
+
+    `current_key` tells what the lines should be captured for now; when that is not what they
+    were captured for, `on_stale` is called (once) to have them made again. Links clicked in
+    the lines are reported as `Markdown.LinkClicked` from `document`.
+    """
 
     DEFAULT_CSS = """
     BakedBlocks {
@@ -36,28 +47,43 @@ class BakedBlocks(Widget):
     }
     """
 
-    def __init__(self, owner: StreamingMarkdown, key: tuple[object, ...]) -> None:
+    def __init__(
+        self,
+        key: BakeKey,
+        *,
+        current_key: Callable[[], BakeKey],
+        on_stale: Callable[[BakedBlocks], None],
+        document: Markdown,
+    ) -> None:
         super().__init__()
-        self._owner = owner
         self.source = ""
         """The sanitized Markdown of the blocks, to make them again."""
         self.key = key
-        """What the lines were captured for: width, inherited style, theme."""
+        """What the lines shown were captured for."""
         self.top = 0
         """Top margin of the first block (margins collapse with the neighbours as in Markdown)."""
         self.bottom = 0
         """Bottom margin of the last block."""
-        self._bakes: dict[tuple[object, ...], _Bake] = {key: _Bake([], [])}
+        self._current_key = current_key
+        self._on_stale = on_stale
+        self._document = document
+        self._bake = Bake([], [])  # the lines shown, captured for `key`
+        self._bakes: dict[BakeKey, Bake] = {key: self._bake}
         self._stale_reported = False
+
+    @property
+    def lines(self) -> list[Strip]:
+        """The lines drawn."""
+        return self._bake.lines
 
     @property
     def line_count(self) -> int:
         """Number of lines drawn."""
-        return len(self._bakes[self.key].lines)
+        return len(self._bake.lines)
 
     def add(self, lines: list[Strip], texts: list[str], top: int, bottom: int, source: str) -> None:
         """Append the captured lines of the next block (its margins collapse as in Markdown)."""
-        bake = self._bakes[self.key]
+        bake = self._bake
         if bake.lines:
             gap = max(self.bottom, top)
             bake.lines.extend([Strip.blank(0)] * gap)
@@ -71,17 +97,20 @@ class BakedBlocks(Widget):
         self.styles.margin = (self.top, 0, self.bottom, 0)
         self.refresh(layout=True)
 
-    def rebaked(self, key: tuple[object, ...], bake: _Bake) -> None:
+    def rebaked(self, key: BakeKey, bake: Bake) -> None:
         """The same blocks captured again for `key` (after a change of style)."""
         self._bakes[key] = bake
+        self._bake = bake
         self.key = key
         self._stale_reported = False
         self.refresh()
 
-    def use(self, key: tuple[object, ...]) -> bool:
+    def use(self, key: BakeKey) -> bool:
         """Draw the lines captured for `key` if there are any."""
-        if key not in self._bakes:
+        bake = self._bakes.get(key)
+        if bake is None:
             return False
+        self._bake = bake
         self.key = key
         self._stale_reported = False
         self.refresh()
@@ -93,14 +122,14 @@ class BakedBlocks(Widget):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """Draw, first asking for new lines if these were captured for another style."""
-        if not self._stale_reported and self._owner._bake_key() != self.key:
+        if not self._stale_reported and self._current_key() != self.key:
             self._stale_reported = True
-            self._owner._request_restyle(self)
+            self._on_stale(self)
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         """One captured line, with the text selection shown on it."""
-        bake = self._bakes[self.key]
+        bake = self._bake
         width = self.size.width
         if y >= len(bake.lines):
             return Strip.blank(width, self.rich_style)
@@ -122,7 +151,7 @@ class BakedBlocks(Widget):
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
         """The selected text."""
-        return selection.extract("\n".join(self._bakes[self.key].texts)), "\n"
+        return selection.extract("\n".join(self._bake.texts)), "\n"
 
     def selection_updated(self, selection: Selection | None) -> None:
         """Redraw the selection."""
@@ -130,5 +159,4 @@ class BakedBlocks(Widget):
 
     async def action_link(self, href: str) -> None:
         """A link in the baked lines was clicked."""
-        self.post_message(Markdown.LinkClicked(self._owner.document, href))
-
+        self.post_message(Markdown.LinkClicked(self._document, href))

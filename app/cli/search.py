@@ -6,9 +6,9 @@ import click
 
 from storage import SNIPPET_CLOSE, SNIPPET_OPEN
 
-from .cli import profile_option
-from .cli_store import echo_json, json_option, note, one_line, open_service, short_session_ids
-from .errors import UsageError
+from ..errors import UsageError
+from .options import TEXT, json_option, limit_option, open_service, profile_option
+from .output import echo_json, note, one_line
 
 _HELP = f"""Search messages and titles for every word of QUERY (a trailing * matches a prefix).
 
@@ -18,9 +18,8 @@ Hits come best first, with the matched words between {SNIPPET_OPEN} and {SNIPPET
 
 
 @click.command("search", help=_HELP)
-@click.argument("query", nargs=-1, required=True)
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, metavar="N",
-              help="Most hits to show.")
+@click.argument("query", type=TEXT, nargs=-1, required=True)
+@limit_option(20, 1, "Most hits to show.")
 @click.option("--deleted", "include_deleted", is_flag=True,
               help="Search the trash too.")
 @json_option
@@ -32,7 +31,7 @@ def search(query: tuple[str, ...], limit: int, include_deleted: bool, as_json: b
     if not text.strip():
         raise UsageError("the search query is empty; type at least one word")
     service = open_service(profile, create=False)
-    hits = service.store.search(text, limit=limit, include_deleted=include_deleted) \
+    hits = service.search(text, limit=limit, include_deleted=include_deleted) \
         if service is not None else []
     if as_json:
         echo_json({"query": text, "hits": [
@@ -43,7 +42,7 @@ def search(query: tuple[str, ...], limit: int, include_deleted: bool, as_json: b
         note(f"no matches for {text!r}")
         return
     assert service is not None
-    short = short_session_ids(service.store, {hit.session_id for hit in hits})
+    short = service.short_ids({hit.session_id for hit in hits})
     for hit in hits:
         where = "title" if hit.position is None else f"[{hit.position + 1}] {hit.role}"
         title = one_line(hit.session_title) or "(untitled)"

@@ -1,4 +1,4 @@
-"""The `talu-chat repl` command."""
+"""`talu-chat repl`: the line-mode chat's command (the REPL itself lives in `app.repl`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import sys
 
 import click
 
-from ..cli import app_context, profile_option
-from ..cli_engine import generation_options, sampling_flags
-from .keys import KEYS_HELP
+from ..repl.keys import KEYS_HELP
+from .options import TEXT, app_context, generation_options, profile_option, sampling_flags
 
 REPL_HELP = f"""Chat line by line in the terminal: the same sessions, models and slash
 commands as the full-screen app, as plain text (for SSH, tmux, screen readers and scrollback).
@@ -28,10 +27,10 @@ Type /help for the slash commands."""
 
 
 @click.command(help=REPL_HELP)
-@click.option("-m", "--model", "model_ref", default=None, metavar="REF",
+@click.option("-m", "--model", "model_ref", type=TEXT, default=None, metavar="REF",
               help="Model reference (a resumed session switches to it).")
-@click.option("-s", "--system", default=None, help="System prompt of the session.")
-@click.option("--session", "session_id", default=None, metavar="ID",
+@click.option("-s", "--system", type=TEXT, default=None, help="System prompt of the session.")
+@click.option("--session", "session_id", type=TEXT, default=None, metavar="ID",
               help="Resume this session (an id or a unique prefix).")
 @click.option("-c", "--continue", "continue_", is_flag=True,
               help="Resume the most recent session.")
@@ -46,8 +45,8 @@ def repl(model_ref: str | None, system: str | None, session_id: str | None, cont
     from prompt_toolkit.application import create_app_session
     from prompt_toolkit.output import create_output
 
-    from .prompt import PlainReader
-    from .session import run_repl
+    from ..repl.prompt import PlainReader
+    from ..repl.session import run_repl
 
     ctx = app_context(profile)
     config = generation_options(options, temperature=temperature, max_tokens=max_tokens,
@@ -60,8 +59,3 @@ def repl(model_ref: str | None, system: str | None, session_id: str | None, cont
         asyncio.run(run_repl(ctx, session_id=session_id, continue_=continue_,
                              model_ref=model_ref, system=system, quiet=quiet, config=config,
                              reader=None if interactive else PlainReader(sys.stdin)))
-
-
-def register(cli: click.Group) -> None:
-    """Add `repl` to the `talu-chat` command group."""
-    cli.add_command(repl)

@@ -1,0 +1,159 @@
+"""`talu-chat ask`: one stored turn, streamed to stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import EXIT_INTERRUPTED, exit_code_for_kind
+from ..sanitize import valid_unicode, visible_controls, visible_line
+from .options import (
+    TEXT,
+    app_context,
+    generation_options,
+    profile_option,
+    read_prompt,
+    sampling_flags,
+)
+from .output import OutputError, fail, output_failed
+
+if TYPE_CHECKING:
+    from engine import Chunk
+    from storage import StoredMessage
+
+    from ..context import AppContext
+
+
+class AnswerPrinter:
+    """Writes streamed text to stdout; control sequences are made visible on a terminal.
+
+    Output that cannot be written never loses the turn: a closed pipe (`| head -1`) stops the
+    answer (`on_closed`), any other failure (a full disk) stops the printing while the answer
+    goes on being stored; `failure` says which happened.
+    """
+
+    def __init__(self, quiet: bool, on_closed: Callable[[], object] = lambda: None) -> None:
+        self.quiet = quiet
+        self.tty = sys.stdout.isatty()
+        self.last = ""
+        self.on_closed = on_closed
+        self.failure: OutputError | None = None
+
+    def _write(self, text: str) -> None:
+        if self.failure is not None:
+            return
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OutputError as exc:
+            self.failure = exc
+            if isinstance(exc.error, BrokenPipeError):
+                self.on_closed()
+
+    def text(self, text: str) -> None:
+        if self.quiet or not text:
+            return
+        self._write(visible_controls(text) if self.tty else valid_unicode(text))
+        self.last = text
+
+    def notice(self, text: str) -> None:
+        click.echo(f"talu-chat: note: {visible_line(text)}", err=True)
+
+    def end(self) -> None:
+        if not self.quiet and self.last and not self.last.endswith("\n"):
+            self._write("\n")
+
+
+def answer_json(text: str, model: str, final: Chunk, **extra: Any) -> str:
+    """The one JSON document `ask --json` prints."""
+    return json.dumps({
+        "text": text,
+        "model": model,
+        "finish_reason": final.finish_reason,
+        "usage": final.usage.as_dict() if final.usage else None,
+        "metrics": final.metrics.as_dict() if final.metrics else None,
+        **extra,
+    }, ensure_ascii=False)
+
+
+def finish_ask(text: str, model: str, final: Chunk, as_json: bool,
+               failure: OutputError | None = None, **extra: Any) -> None:
+    """Report the end of an answer: JSON, the error line, or the Ctrl+C exit code."""
+    if failure is not None:
+        where = f"; the answer is stored in session {extra.get('session_id')}"
+        output_failed(failure, where)
+    if final.finish_reason == "error":
+        fail(final.error or "the answer failed", exit_code_for_kind(final.error_kind))
+    if as_json:
+        click.echo(answer_json(text, model, final, **extra))
+    if final.finish_reason == "cancelled":
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def run_ask(ctx: AppContext, prompt: str, *, model_ref: str | None, system: str | None,
+            config: dict[str, Any], session_id: str | None, continue_: bool,
+            as_json: bool) -> None:
+    """Store `prompt` in a session, stream the answer and report it."""
+    from ..service import TurnDelta, TurnFinished, TurnNotice
+
+    service = ctx.service()
+    sid = service.choose_session(session_id=session_id, continue_=continue_,
+                                 model_ref=model_ref, system=system)
+    run = service.send(sid, prompt, config=config)
+    printer = AnswerPrinter(quiet=as_json, on_closed=run.cancel)
+
+    async def turn() -> tuple[str, Chunk, StoredMessage]:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, run.cancel)
+        parts: list[str] = []
+        finished = None
+        try:
+            async for event in run.events():
+                if isinstance(event, TurnNotice):
+                    printer.notice(event.text)
+                elif isinstance(event, TurnDelta):
+                    parts.append(event.text)
+                    printer.text(event.text)
+                elif isinstance(event, TurnFinished):
+                    finished = event
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            printer.end()
+            await service.engine.aclose()
+        assert finished is not None
+        return "".join(parts), finished.chunk, finished.assistant
+
+    text, final, stored = asyncio.run(turn())
+    finish_ask(text, stored.model_ref or "", final, as_json, printer.failure, session_id=sid,
+               message_id=stored.id)
+
+
+@click.command()
+@click.argument("prompt", type=TEXT, required=False)
+@click.option("-m", "--model", "model_ref", type=TEXT, default=None, metavar="REF",
+              help="Model reference (default: the settings' default_model).")
+@click.option("-s", "--system", type=TEXT, default=None, help="System prompt.")
+@click.option("--session", "session_id", type=TEXT, default=None, metavar="ID",
+              help="Continue this session (an id or a unique prefix).")
+@click.option("-c", "--continue", "continue_", is_flag=True,
+              help="Continue the most recent session.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@sampling_flags
+@profile_option
+def ask(prompt: str | None, model_ref: str | None, system: str | None, session_id: str | None,
+        continue_: bool, as_json: bool, temperature: float | None, max_tokens: int | None,
+        seed: int | None, options: tuple[tuple[str, str], ...], profile: str | None) -> None:
+    """Ask one question and stream the answer (reads stdin when PROMPT is '-' or absent)."""
+    ctx = app_context(profile)
+    config = generation_options(options, temperature=temperature, max_tokens=max_tokens,
+                                seed=seed)
+    run_ask(ctx, read_prompt(prompt), model_ref=model_ref, system=system, config=config,
+            session_id=session_id, continue_=continue_, as_json=as_json)

@@ -1,0 +1,53 @@
+"""The conversation service: where the engine and storage meet, and the interfaces' only door
+to storage (sessions, turns, markers, forks, search, export, import)."""
+
+from .conversation import (
+    SIDEBAR_SECTIONS,
+    ConversationService,
+    ParentLink,
+    SidebarSessions,
+    export_filename,
+    export_stem,
+    profile_exists,
+    profile_names,
+    read_import_file,
+)
+from .markers import MARKER_VERBS, MARKER_WORDS, TOGGLES, MarkerVerb, MarkResult
+from .short_ids import SHORT_ID_MIN, unique_prefixes
+from .turns import (
+    FLUSH_INTERVAL_S,
+    TurnDelta,
+    TurnEvent,
+    TurnFinished,
+    TurnNotice,
+    TurnRun,
+    TurnStarted,
+    backend_messages,
+)
+
+__all__ = [
+    "FLUSH_INTERVAL_S",
+    "MARKER_VERBS",
+    "MARKER_WORDS",
+    "SHORT_ID_MIN",
+    "SIDEBAR_SECTIONS",
+    "TOGGLES",
+    "ConversationService",
+    "MarkResult",
+    "MarkerVerb",
+    "ParentLink",
+    "SidebarSessions",
+    "TurnDelta",
+    "TurnEvent",
+    "TurnFinished",
+    "TurnNotice",
+    "TurnRun",
+    "TurnStarted",
+    "backend_messages",
+    "export_filename",
+    "export_stem",
+    "profile_exists",
+    "profile_names",
+    "read_import_file",
+    "unique_prefixes",
+]

@@ -1,0 +1,384 @@
+"""The conversation service: the one door from the TUI, the REPL and the CLI to storage.
+
+Every interface reaches sessions, messages, markers, forks, search, export and import through
+`ConversationService`; only this package touches `storage`'s Store. Methods that read or
+write the database are blocking: interfaces with an event loop call them on a worker thread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from storage import (
+    Record,
+    SearchHit,
+    Session,
+    SessionNode,
+    Store,
+    StoredMessage,
+    export_sessions,
+    insert_records,
+    list_profiles,
+    open_profile,
+    profile_path,
+    read_import,
+    write_export,
+)
+
+from ..errors import UsageError
+from ..settings import Settings
+from .markers import MARKER_VERBS, TOGGLES, MarkResult
+from .short_ids import prefixes_by_neighbours
+from .turns import TurnRun
+
+if TYPE_CHECKING:
+    from engine import Engine, GenerationConfig
+
+#: The sidebar's sections, in order: (view, heading).
+SIDEBAR_SECTIONS = (("pinned", "Pinned"), ("recent", "Recent"), ("archived", "Archived"),
+                    ("deleted", "Trash"))
+
+
+@dataclass(slots=True)
+class SidebarSessions:
+    """The sessions of each sidebar section, and how many more each holds than are listed."""
+
+    sections: dict[str, list[Session]]
+    more: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ParentLink:
+    """Where a fork came from: the parent (None when it was purged) and the message number."""
+
+    parent_id: str
+    parent: Session | None
+    forked_at: int | None
+
+
+def profile_exists(settings: Settings, profile: str) -> bool:
+    """Whether the profile's database exists (commands that only read never create one)."""
+    path = profile_path(settings.resolved_data_dir(), profile)
+    if path.exists():
+        return True
+    # A data dir that can never exist is an error, not an empty profile.
+    for ancestor in path.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise UsageError(f"cannot use the data directory {path.parent.parent}: "
+                                 f"{ancestor} is not a directory")
+            break
+    return False
+
+
+def profile_names(settings: Settings) -> list[str]:
+    """The profiles that have a database under the data dir."""
+    return list_profiles(settings.resolved_data_dir())
+
+
+def read_import_file(path: Path, fmt: str | None = None) -> list[Record]:
+    """Read and check an import file before any profile is opened (a bad file creates none)."""
+    return read_import(path, fmt)
+
+
+def export_filename(session: Session, fmt: str) -> str:
+    """The default file name of a session's export: a slug of its title and a short id."""
+    return f"{export_stem(session)}.{fmt}"
+
+
+def export_stem(session: Session) -> str:
+    """`export_filename` without the suffix."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", session.title).strip("-").lower()[:40] or "session"
+    return f"{slug}-{session.id[:8]}"
+
+
+class ConversationService:
+    """Sessions and turns of one profile, on one engine (created when first needed)."""
+
+    def __init__(self, store: Store, engine: Engine | Callable[[], Engine], settings: Settings,
+                 default_model: str | None = None) -> None:
+        self.store = store
+        self._engine: Engine | None = None
+        self._engine_factory: Callable[[], Engine] | None = None
+        if callable(engine) and not hasattr(engine, "stream"):
+            self._engine_factory = engine
+        else:
+            self._engine = engine  # type: ignore[assignment]
+        self.settings = settings
+        self.default_model = default_model or settings.default_model
+        self.recovered = store.mark_interrupted()
+
+    @classmethod
+    def open(cls, settings: Settings, engine: Engine | Callable[[], Engine],
+             profile: str = "default", default_model: str | None = None) -> ConversationService:
+        """Open a profile's database (rows left `streaming` by a crash become `interrupted`)."""
+        store = open_profile(settings.resolved_data_dir(), profile)
+        return cls(store, engine, settings, default_model)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine turns run on."""
+        if self._engine is None:
+            assert self._engine_factory is not None
+            self._engine = self._engine_factory()
+        return self._engine
+
+    def close(self) -> None:
+        self.store.close()
+
+    # sessions -----------------------------------------------------------------------------
+
+    def new_session(self, model_ref: str | None = None, system_prompt: str | None = None,
+                    title: str | None = None) -> Session:
+        """A new session on `model_ref` (validated) or the default model."""
+        ref = model_ref or self.default_model
+        self.engine.resolve(ref)
+        return self.store.create_session(
+            title=title, model_ref=ref,
+            system_prompt=system_prompt if system_prompt is not None
+            else self.settings.system_prompt)
+
+    def get_session(self, session_id: str) -> Session:
+        """The session with exactly this id."""
+        return self.store.get_session(session_id)
+
+    def find_session(self, prefix: str) -> Session:
+        """The session an id or unique id prefix names."""
+        return self.store.get_session(self.store.resolve_session_id(prefix))
+
+    def most_recent(self) -> Session | None:
+        """The most recently updated session that is not archived or in the trash."""
+        latest = [*self.store.list_sessions("pinned", limit=1),
+                  *self.store.list_sessions("normal", limit=1)]
+        return max(latest, key=lambda s: (s.updated_at, s.id), default=None)
+
+    def choose_session(self, *, session_id: str | None, continue_: bool,
+                       model_ref: str | None, system: str | None) -> str:
+        """The session a command line turn goes to: --session, --continue, or a new one."""
+        if session_id and continue_:
+            raise UsageError("use --session or --continue, not both")
+        if session_id or continue_:
+            session = self.find_session(session_id) if session_id else self.most_recent()
+            if session is None:
+                raise UsageError("no session to continue: start one with talu-chat ask PROMPT")
+            if model_ref:
+                self.set_model(session.id, model_ref)
+            if system is not None:
+                self.store.set_system_prompt(session.id, system)
+            return session.id
+        return self.new_session(model_ref=model_ref, system_prompt=system).id
+
+    def list_sessions(self, view: str = "recent", limit: int | None = None,
+                      title_filter: str | None = None) -> list[Session]:
+        """A view's sessions, most recently updated first (pinned first in "recent")."""
+        return self.store.list_sessions(view, limit=limit, title_filter=title_filter)
+
+    def count_sessions(self, view: str = "recent", title_filter: str | None = None) -> int:
+        """How many sessions a view holds."""
+        return self.store.count_sessions(view, title_filter=title_filter)
+
+    def sidebar(self, title_filter: str | None = None, limit: int = 200) -> SidebarSessions:
+        """The sidebar's sections, each cut at `limit` sessions."""
+        sections: dict[str, list[Session]] = {}
+        more: dict[str, int] = {}
+        for view, _heading in SIDEBAR_SECTIONS:
+            # "Recent" in the sidebar leaves out the pinned sessions listed above it.
+            query = "normal" if view == "recent" else view
+            rows = self.store.list_sessions(query, limit=limit, title_filter=title_filter)
+            total = self.store.count_sessions(query, title_filter=title_filter)
+            sections[view] = rows
+            more[view] = max(0, total - len(rows))
+        return SidebarSessions(sections, more)
+
+    def short_ids(self, session_ids: Sequence[str] | set[str]) -> dict[str, str]:
+        """The shortest prefix naming each session uniquely among all the profile's sessions."""
+        return prefixes_by_neighbours(session_ids, self.store.neighbour_session_ids)
+
+    def short_id(self, session_id: str) -> str:
+        """`short_ids` of one session."""
+        return self.short_ids([session_id])[session_id]
+
+    def set_model(self, session_id: str, ref: str) -> Session:
+        """Switch the session's model; the next turn uses it with the whole history."""
+        self.engine.resolve(ref)
+        return self.store.set_model(session_id, ref)
+
+    def set_system_prompt(self, session_id: str, text: str | None) -> Session:
+        """Set the system prompt (None or blank clears it); it applies from the next answer."""
+        return self.store.set_system_prompt(session_id, text if text and text.strip() else None)
+
+    def rename(self, session_id: str, title: str) -> Session:
+        """Give a session a new title."""
+        return self.store.rename(session_id, title)
+
+    def set_generation_config(self, session_id: str, config: dict[str, Any]) -> Session:
+        """Replace the session's own generation settings (already validated)."""
+        return self.store.set_generation_config(session_id, config)
+
+    def mark(self, session_id: str, verb: str) -> MarkResult:
+        """Apply a marker verb (pin, unpin, archive, unarchive, delete, restore)."""
+        marker_verb = MARKER_VERBS[verb]
+        before = self.store.get_session(session_id)
+        after = self.store.set_marker(session_id, marker_verb.marker,
+                                      only_from=marker_verb.only_from)
+        return MarkResult(marker_verb, before, after)
+
+    def toggle(self, session_id: str, toggle: str) -> MarkResult:
+        """Flip a toggle of the chat (pin, archive, trash): on when off, off when on."""
+        marker, on_verb, off_verb = TOGGLES[toggle]
+        current = self.store.get_session(session_id).marker
+        return self.mark(session_id, off_verb if current == marker else on_verb)
+
+    def purge(self, session_id: str, *, force: bool = False) -> None:
+        """Remove a trashed session for good (any session with `force`)."""
+        self.store.purge(session_id, force=force)
+
+    def purge_trash(self) -> int:
+        """Purge every session in the trash; return how many went."""
+        return self.store.purge_trash()
+
+    # messages and forks -------------------------------------------------------------------
+
+    def load(self, session_id: str) -> tuple[Session, list[StoredMessage]]:
+        """A session and its whole history."""
+        return self.store.get_session(session_id), self.store.get_messages(session_id)
+
+    def messages(self, session_id: str, limit: int | None = None,
+                 before_position: int | None = None) -> list[StoredMessage]:
+        """A session's messages in order: all, or the last `limit` before a position."""
+        return self.store.get_messages(session_id, limit, before_position)
+
+    def page_to(self, session_id: str, message_id: str | None,
+                page: int) -> tuple[Session, list[StoredMessage]]:
+        """A session and its last `page` messages, or enough of them to reach `message_id`."""
+        session = self.store.get_session(session_id)
+        limit = page
+        if message_id is not None:
+            target = self.store.get_message(message_id)
+            total = self.store.count_messages(session_id)
+            limit = max(page, total - target.position + 2)
+        return session, self.store.get_messages(session_id, limit)
+
+    def message(self, message_id: str) -> StoredMessage:
+        """The message with exactly this id."""
+        return self.store.get_message(message_id)
+
+    def delete_message(self, message_id: str) -> None:
+        """Remove one message from its session."""
+        self.store.delete_message(message_id)
+
+    def fork(self, session_id: str, at_message_id: str | None = None) -> Session:
+        """A new session holding a copy of this one up to a message (default: all of it)."""
+        return self.store.fork(session_id, at_message_id)
+
+    def fork_at_number(self, session_id: str, number: int | None) -> Session:
+        """`fork` at the 1-based message number `number` (None: the last message)."""
+        if number is None:
+            return self.fork(session_id)
+        messages = self.store.get_messages(session_id)
+        if not 1 <= number <= len(messages):
+            raise UsageError(f"no message {number}: this session has messages 1 to "
+                             f"{len(messages)}")
+        return self.fork(session_id, messages[number - 1].id)
+
+    def children(self, session_id: str) -> list[Session]:
+        """The sessions forked from this one."""
+        return self.store.children(session_id)
+
+    def session_tree(self, session_id: str) -> SessionNode:
+        """The fork tree a session belongs to, from its root."""
+        return self.store.session_tree(session_id)
+
+    def parent_link(self, session: Session) -> ParentLink | None:
+        """Where a forked session came from (None for a session that is no fork)."""
+        parent_id = session.parent_session_id
+        if not parent_id:
+            return None
+        if not self.store.session_exists(parent_id):
+            return ParentLink(parent_id, None, None)
+        forked_at = None
+        at_id = session.forked_from_message_id
+        if at_id and self.store.message_exists(at_id):
+            at = self.store.get_message(at_id)
+            if at.session_id == parent_id:
+                forked_at = at.position + 1
+        return ParentLink(parent_id, self.store.get_session(parent_id), forked_at)
+
+    # search, export, import ---------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 20, include_deleted: bool = False
+               ) -> list[SearchHit]:
+        """Messages and titles matching every word of `query`, best first."""
+        return self.store.search(query, limit=limit, include_deleted=include_deleted)
+
+    def export(self, session_ids: Sequence[str] | None, fmt: str, path: Path | None = None,
+               force: bool = False) -> str | Path:
+        """Render sessions (None: all) as `fmt`; write them atomically to `path` when given."""
+        text = export_sessions(self.store, session_ids, fmt)
+        if path is None:
+            return text
+        write_export(path, text, force=force)
+        return path
+
+    def import_records(self, records: list[Record]) -> list[Session]:
+        """Store what `read_import_file` read, in one transaction; the new sessions."""
+        ids = insert_records(self.store, records)
+        return [self.store.get_session(session_id) for session_id in ids]
+
+    # turns --------------------------------------------------------------------------------
+
+    def generation_config(self, session: Session, overrides: dict[str, Any]) -> GenerationConfig:
+        """Settings' defaults, then the session's own settings, then this turn's."""
+        from engine import EngineError
+
+        try:
+            return self.settings.generation.merged(session.generation_config).merged(overrides)
+        except ValueError as exc:
+            raise EngineError(f"invalid generation settings: {exc}") from None
+
+    def send(self, session_id: str, text: str, *, model_ref: str | None = None,
+             config: dict[str, Any] | None = None) -> TurnRun:
+        """A turn that stores `text` as the user message and streams the answer."""
+        return TurnRun(self, session_id, text, model_ref, config)
+
+    def regenerate(self, session_id: str, config: dict[str, Any] | None = None) -> TurnRun:
+        """Answer the last user message again, replacing the answers after it.
+
+        Also the retry of a failed turn: the user message was kept, the failed answer goes.
+        """
+        from engine import EngineError
+
+        messages = self.store.get_messages(session_id, limit=50)
+        users = [m for m in messages if m.role == "user"]
+        if not users:
+            raise EngineError("nothing to regenerate: the session has no user message")
+        self.store.truncate_after(session_id, users[-1].position)
+        return TurnRun(self, session_id, None, None, config)
+
+    def edit_and_resend(self, message_id: str, text: str, *, fork: bool = True,
+                        config: dict[str, Any] | None = None) -> tuple[Session, TurnRun]:
+        """Replace a user message and answer it again.
+
+        With `fork` (the default) the edit goes to a new session forked just before the
+        message, so the original conversation stays as it was; otherwise the session is
+        rewritten in place from that message on.
+        """
+        from engine import EngineError
+
+        message = self.store.get_message(message_id)
+        if message.role != "user":
+            raise EngineError("only your own messages can be edited")
+        if fork:
+            before = self.store.get_messages(message.session_id, limit=1,
+                                             before_position=message.position)
+            session = self.store.fork(message.session_id, before[0].id if before else None)
+            if not before:
+                self.store.truncate_after(session.id, -1)
+        else:
+            session = self.store.get_session(message.session_id)
+            self.store.truncate_after(session.id, message.position - 1)
+        return session, TurnRun(self, session.id, text, None, config)

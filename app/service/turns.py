@@ -1,0 +1,153 @@
+"""A turn, end to end: store the question, stream the answer, finalize the row.
+
+The TUI, the REPL and `talu-chat ask` all run turns through the conversation service; they only
+render the `TurnEvent`s a `TurnRun` yields. A turn stores the user message first, creates the
+answer row as `streaming`, flushes the partial answer at most every `FLUSH_INTERVAL_S`, and
+finalizes the row with finish reason, usage and metrics. Storage calls run on worker threads,
+so an event loop driving a turn (Textual's) is never blocked by SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from engine import Chunk, Message, TurnStream
+from storage import Session, StoredMessage
+
+if TYPE_CHECKING:
+    from .conversation import ConversationService
+
+FLUSH_INTERVAL_S = 0.25
+_STATUS = {"stop": "complete", "length": "complete", "cancelled": "cancelled", "error": "error"}
+_CONTEXT_STATUSES = ("complete", "cancelled", "interrupted")
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    """The user message is stored and the answer row exists."""
+
+    user: StoredMessage | None
+    assistant: StoredMessage
+
+
+@dataclass(frozen=True, slots=True)
+class TurnDelta:
+    """More answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnNotice:
+    """Something the person should know about this turn (e.g. history was trimmed)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFinished:
+    """The answer row is final: status, finish_reason, usage and metrics are stored."""
+
+    assistant: StoredMessage
+    chunk: Chunk
+
+
+TurnEvent = TurnStarted | TurnDelta | TurnNotice | TurnFinished
+
+
+def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list[Message]:
+    """What the model sees: the system prompt, then the stored turns worth sending."""
+    messages = [Message("system", session.system_prompt)] if session.system_prompt else []
+    for stored in history:
+        if stored.role == "system":
+            messages.append(Message("system", stored.content))
+        elif stored.role == "user" or (stored.status in _CONTEXT_STATUSES and stored.content):
+            messages.append(Message(stored.role, stored.content))  # type: ignore[arg-type]
+    return messages
+
+
+class TurnRun:
+    """One turn in progress: iterate `events()`; `cancel()` stops the answer, keeping it."""
+
+    def __init__(self, service: ConversationService, session_id: str, text: str | None,
+                 model_ref: str | None, config: dict[str, Any] | None) -> None:
+        self.service = service
+        self.session_id = session_id
+        self.text = text
+        self.model_ref = model_ref
+        self.config = config or {}
+        self.user: StoredMessage | None = None
+        self.assistant: StoredMessage | None = None
+        self._stream: TurnStream | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop the answer; what arrived is kept as `cancelled`. Safe from any thread."""
+        self._cancelled = True
+        if self._stream is not None:
+            self._stream.cancel()
+
+    async def events(self) -> AsyncIterator[TurnEvent]:
+        """Run the turn, yielding what a renderer needs."""
+        store = self.service.store
+        if self.text is not None:
+            self.user = await asyncio.to_thread(store.add_message, self.session_id, "user",
+                                                self.text)
+        session, history = await asyncio.to_thread(self.service.load, self.session_id)
+        ref = self.model_ref or session.model_ref or self.service.default_model
+        config = self.service.generation_config(session, self.config)
+        self.assistant = await asyncio.to_thread(
+            store.add_message, self.session_id, "assistant", "", status="streaming",
+            model_ref=ref)
+        yield TurnStarted(self.user, self.assistant)
+
+        stream = self.service.engine.stream(ref, backend_messages(session, history), config)
+        self._stream = stream
+        if self._cancelled:
+            stream.cancel()
+        parts: list[str] = []
+        final: Chunk | None = None
+        flushed_at = time.monotonic()
+        try:
+            async for chunk in stream:
+                if chunk.notice:
+                    yield TurnNotice(chunk.notice)
+                if chunk.text:
+                    parts.append(chunk.text)
+                    yield TurnDelta(chunk.text)
+                    if time.monotonic() - flushed_at >= FLUSH_INTERVAL_S:
+                        await asyncio.to_thread(store.update_message, self.assistant.id,
+                                                content="".join(parts))
+                        flushed_at = time.monotonic()
+                if chunk.done:
+                    final = chunk
+        finally:
+            if final is None:  # our consumer went away mid-answer: keep what arrived
+                await stream.aclose()
+                final = Chunk(done=True, finish_reason="cancelled")
+            stored = await asyncio.to_thread(self._finalize, "".join(parts), final,
+                                             stream.turn.backend)
+        yield TurnFinished(stored, final)
+
+    def _finalize(self, text: str, final: Chunk, backend: str) -> StoredMessage:
+        assert self.assistant is not None
+        usage, metrics = final.usage, final.metrics
+        self.service.store.update_message(
+            self.assistant.id,
+            content=text,
+            status=_STATUS.get(final.finish_reason or "stop", "complete"),
+            finish_reason=final.finish_reason,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            ttft_s=metrics.ttft_s if metrics else None,
+            total_s=metrics.total_s if metrics else None,
+            tokens_per_s=metrics.tokens_per_s if metrics else None,
+            error=final.error,
+            backend=backend or None,
+            metadata={"error_kind": final.error_kind} if final.error_kind else None,
+        )
+        return self.service.store.get_message(self.assistant.id)

@@ -1,0 +1,139 @@
+"""The render throttle: one render at a time, however many deltas arrived, at a bounded rate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+
+class ThrottleHost(Protocol):
+    """What the throttle needs from the widget it renders for (a Textual `Widget` has it)."""
+
+    @property
+    def is_mounted(self) -> bool: ...
+
+    def call_later(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> bool: ...
+
+    def set_timer(
+        self, delay: float, callback: Callable[[], Any] | None = None, *, name: str | None = None
+    ) -> Stoppable: ...
+
+
+class Stoppable(Protocol):
+    """A timer that can be stopped."""
+
+    def stop(self) -> None: ...
+
+
+def next_interval(cost: float, shortest: float, longest: float, share: float) -> float:
+    """Time to leave after a render that took `cost` seconds: renders take at most `share` of
+    the time, within [`shortest`, `longest`]."""
+    return min(longest, max(shortest, cost / share))
+
+
+class RenderThrottle:
+    """Runs `render` when asked, at once or once the interval since the last render is over.
+
+    `render` returns the seconds it spent on the event loop (the interval stretches when renders
+    are slow), or None when the host is going away (nothing is rendered after that). It sets
+    `dirty` again when it left work for the next render.
+    """
+
+    def __init__(
+        self,
+        host: ThrottleHost,
+        render: Callable[[], Awaitable[float | None]],
+        *,
+        shortest: float,
+        longest: float,
+        share: float,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.dirty = False
+        """There is new text to render."""
+        self.interval = shortest
+        """The wait between two renders now."""
+        self._host = host
+        self._render = render
+        self._shortest = shortest
+        self._longest = longest
+        self._share = share
+        self._clock = clock
+        self._urgent = False
+        self._busy = False
+        self._timer: Stoppable | None = None
+        self._queued = False  # a call_later(self._run) is on its way
+        self._last_render = 0.0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def busy(self) -> bool:
+        """Is a render running?"""
+        return self._busy
+
+    def request(self, *, now: bool, force: bool = False) -> None:
+        """Make sure a render is coming: at once if `now`, else when the interval allows.
+
+        Without `now`, a render comes only if something is `dirty` or `force` is given.
+        """
+        if now:
+            self._urgent = True
+        if self._busy or not self._host.is_mounted:
+            return  # the running render asks again when done; `start` asks for the first
+        if self._urgent:
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+            self._call_soon()
+        elif self._timer is None and not self._queued and (self.dirty or force):
+            wait = self._last_render + self.interval - self._clock()
+            if wait <= 0:
+                self._call_soon()
+            else:
+                self._timer = self._host.set_timer(wait, self._run, name="render tail")
+
+    def start(self) -> None:
+        """The host is mounted: render what came before."""
+        if self.dirty:
+            self._call_soon()  # `is_mounted` is not yet True in a mount handler
+
+    def release(self) -> None:
+        """The host is gone: nobody may wait for a render any more."""
+        self._idle.set()
+
+    async def settle(self, alive: Callable[[], bool]) -> None:
+        """Render what is dirty now, and return once no render is running or due (or the host
+        is no longer `alive`)."""
+        if self.dirty:
+            self.request(now=True)
+        while (self.dirty or self._busy) and alive():
+            self._idle.clear()
+            await self._idle.wait()
+
+    def _call_soon(self) -> None:
+        if not self._queued:
+            self._queued = True
+            self._host.call_later(self._run)
+
+    async def _run(self) -> None:
+        self._timer = None
+        self._queued = False
+        if self._busy:
+            return
+        self._busy = True
+        self._urgent = False
+        cost: float | None = 0.0
+        try:
+            cost = await self._render()
+        finally:
+            self._busy = False
+            self._last_render = self._clock()
+            spent = cost or 0.0
+            self.interval = next_interval(spent, self._shortest, self._longest, self._share)
+            if cost is not None and self.dirty:
+                self.request(now=self._urgent)
+            else:
+                self._idle.set()

@@ -1,0 +1,189 @@
+"""The render throttle of the Markdown widget, on a fake host and a fake clock (no App)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from app.tui.widgets.markdown.throttle import RenderThrottle, next_interval
+
+
+class Timer:
+    def __init__(self, host: Host, due: float, callback: Callable[[], Any]) -> None:
+        self.host, self.due, self.callback = host, due, callback
+
+    def stop(self) -> None:
+        self.host.timers.remove(self)
+
+
+class Host:
+    """Runs `call_later` callbacks on `run_soon()`, timers when `advance()` reaches them."""
+
+    def __init__(self) -> None:
+        self.is_mounted = True
+        self.now = 100.0
+        self.soon: list[Callable[[], Any]] = []
+        self.timers: list[Timer] = []
+
+    def call_later(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        self.soon.append(callback)
+        return True
+
+    def set_timer(
+        self, delay: float, callback: Callable[[], Any] | None = None, *, name: str | None = None
+    ) -> Timer:
+        assert callback is not None
+        timer = Timer(self, self.now + delay, callback)
+        self.timers.append(timer)
+        return timer
+
+    async def run_soon(self) -> None:
+        while self.soon:
+            await self.soon.pop(0)()
+
+    async def advance(self, seconds: float) -> None:
+        self.now += seconds
+        for timer in [timer for timer in self.timers if timer.due <= self.now]:
+            timer.stop()
+            await timer.callback()
+        await self.run_soon()
+
+
+class Renders:
+    """A render callback that notes each call and takes `cost` seconds of the fake clock."""
+
+    def __init__(self, host: Host, cost: float = 0.0) -> None:
+        self.host, self.cost = host, cost
+        self.count = 0
+        self.throttle: RenderThrottle | None = None
+        self.result: float | None = 0.0
+
+    async def __call__(self) -> float | None:
+        assert self.throttle is not None
+        self.count += 1
+        self.throttle.dirty = False
+        self.host.now += self.cost
+        return self.cost if self.result is not None else None
+
+
+def make(cost: float = 0.0) -> tuple[Host, Renders, RenderThrottle]:
+    host = Host()
+    renders = Renders(host, cost)
+    throttle = RenderThrottle(host, renders, shortest=0.03, longest=0.25, share=0.25,
+                              clock=lambda: host.now)
+    renders.throttle = throttle
+    return host, renders, throttle
+
+
+def test_slow_renders_stretch_the_interval_within_bounds() -> None:
+    assert next_interval(0.001, 0.03, 0.25, 0.25) == 0.03
+    assert next_interval(0.02, 0.03, 0.25, 0.25) == pytest.approx(0.08)
+    assert next_interval(1.0, 0.03, 0.25, 0.25) == 0.25
+
+
+async def test_many_requests_make_one_render() -> None:
+    host, renders, throttle = make()
+    for _ in range(50):
+        throttle.dirty = True
+        throttle.request(now=False)
+    await host.run_soon()
+    assert renders.count == 1
+
+
+async def test_after_a_render_the_next_waits_for_the_interval_unless_urgent() -> None:
+    host, renders, throttle = make()
+    throttle.dirty = True
+    throttle.request(now=False)
+    await host.run_soon()
+    throttle.dirty = True
+    throttle.request(now=False)
+    await host.run_soon()
+    assert renders.count == 1 and len(host.timers) == 1  # too soon: a timer waits
+    await host.advance(0.02)
+    assert renders.count == 1
+    await host.advance(0.02)
+    assert renders.count == 2 and not host.timers
+    throttle.dirty = True
+    throttle.request(now=False)
+    throttle.request(now=True)  # urgent: the timer is dropped, the render comes at once
+    assert not host.timers
+    await host.run_soon()
+    assert renders.count == 3
+
+
+async def test_nothing_renders_without_news_unless_forced() -> None:
+    host, renders, throttle = make()
+    throttle.request(now=False)
+    await host.advance(1.0)
+    assert renders.count == 0
+    throttle.request(now=False, force=True)
+    await host.advance(1.0)
+    assert renders.count == 1
+
+
+async def test_a_slow_render_delays_the_next() -> None:
+    host, renders, throttle = make(cost=0.05)
+    throttle.dirty = True
+    throttle.request(now=False)
+    await host.run_soon()
+    assert throttle.interval == pytest.approx(0.2)
+    throttle.dirty = True
+    throttle.request(now=False)
+    await host.advance(0.15)
+    assert renders.count == 1
+    await host.advance(0.06)
+    assert renders.count == 2
+
+
+async def test_work_left_by_a_render_is_rendered_next() -> None:
+    host = Host()
+    count = 0
+
+    async def leaves_more() -> float:
+        nonlocal count
+        count += 1
+        throttle.dirty = count < 3  # a burst shown a slice at a time
+        return 0.0
+
+    throttle = RenderThrottle(host, leaves_more, shortest=0.03, longest=0.25, share=0.25,
+                              clock=lambda: host.now)
+    throttle.dirty = True
+    throttle.request(now=True)
+    await host.run_soon()
+    for _ in range(10):
+        await host.advance(0.05)
+    assert count == 3 and not host.timers
+
+
+async def test_an_unmounted_host_renders_once_started() -> None:
+    host, renders, throttle = make()
+    host.is_mounted = False
+    throttle.dirty = True
+    throttle.request(now=True)
+    await host.run_soon()
+    assert renders.count == 0
+    throttle.start()
+    await host.run_soon()
+    assert renders.count == 1
+
+
+async def test_settle_returns_once_rendered_and_when_the_host_goes() -> None:
+    host, renders, throttle = make()
+    throttle.dirty = True
+    waiter = asyncio.create_task(throttle.settle(lambda: True))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    await host.run_soon()
+    await asyncio.wait_for(waiter, 1)
+    assert renders.count == 1
+
+    renders.result = None  # the host is being removed: the render reports it
+    throttle.dirty = True
+    throttle.request(now=True)
+    await host.run_soon()
+    await asyncio.wait_for(throttle.settle(lambda: False), 1)
+    throttle.release()
+    assert not host.soon and not host.timers

@@ -1,0 +1,46 @@
+"""Profile databases in the isolated data dir: open, seed, and dump them."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from storage import Store, open_profile, profile_path
+
+
+def data_dir() -> Path:
+    """The data dir the isolated environment points talu-chat at."""
+    return Path(os.environ["TALU_CHAT_DATA_DIR"])
+
+
+def db_path(profile: str = "default") -> Path:
+    """The database file of a profile in the isolated data dir."""
+    return profile_path(data_dir(), profile)
+
+
+def open_store(profile: str = "default") -> Store:
+    """Open a profile's store in this process (use it as a context manager)."""
+    return open_profile(data_dir(), profile)
+
+
+def dump(profile: str = "default") -> list[str]:
+    """Every row of a profile, read-only, as SQL text: equal dumps mean nothing changed."""
+    conn = sqlite3.connect(f"file:{db_path(profile)}?mode=ro", uri=True)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def seed(store: Store, title: str, *turns: str, model: str = "local::smollm2") -> str:
+    """A session of alternating user / assistant messages (answers with metrics); its id."""
+    session = store.create_session(title=title or None, model_ref=model)
+    for index, text in enumerate(turns):
+        if index % 2 == 0:
+            store.add_message(session.id, "user", text)
+        else:
+            store.add_message(session.id, "assistant", text, model_ref=model,
+                              finish_reason="stop", prompt_tokens=20, completion_tokens=7,
+                              ttft_s=0.05, total_s=0.2, tokens_per_s=35.0, backend="local")
+    return session.id
