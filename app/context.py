@@ -29,8 +29,10 @@ class AppContext:
         """The engine, created on first use."""
         if self._engine is None:
             from engine import Engine
+            from engine.redact import redact_logs
 
             self._engine = Engine(self.settings.engine_config())
+            redact_logs(self._engine.redact)  # no configured secret reaches the log file
         return self._engine
 
     @property

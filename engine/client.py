@@ -23,9 +23,11 @@ from .gguf import read_gguf
 from .hooks import HookRunner, Turn, discover_hooks
 from .local import LocalBackend
 from .openai_backend import OpenAIBackend
+from .redact import Redactor, safe_url
 from .refs import ResolvedModel, resolve
 from .registry import backend_class, backend_names
 from .types import Chunk, FinishReason, GenerationConfig, Message, ModelInfo, Usage
+from .untrusted import MAX_ANSWER_CHARS, checked_usage, clean_text
 
 
 class _Done(enum.Enum):
@@ -59,6 +61,7 @@ class TurnStream:
         self._finished = False
         self._cancelled = False
         self._streamed = 0
+        self._chars = 0
 
     def __aiter__(self) -> TurnStream:
         return self
@@ -105,6 +108,7 @@ class TurnStream:
     ) -> Chunk:
         self._finished = True
         if error is not None:
+            error = error.with_message(self._engine.redact(str(error)))
             self._runner.error(self.turn, error)
         self.turn.finish_reason = reason
         self.turn.usage = usage
@@ -127,21 +131,36 @@ class TurnStream:
         if isinstance(item, EngineError):
             return self._finish("error", Usage(None, self._streamed, estimated=True), item)
         if item.text:
+            item.text = clean_text(item.text)
+            if self._beyond_limits(item.text):
+                # A backend that ignores max_tokens (or never stops) is cut here, on our side.
+                await self._stop_producer()
+                return self._finish("length", Usage(None, self._streamed, estimated=True))
             if self.turn.first_token_at is None:
                 self._runner.first_token(self.turn)
             self._streamed += 1
+            self._chars += len(item.text)
         if item.done:
-            finished = self._finish(item.finish_reason or "stop", item.usage)
+            finished = self._finish(item.finish_reason or "stop", checked_usage(item.usage))
             finished.text = item.text
             return finished
         return item
 
-    async def aclose(self) -> None:
-        """Stop the answer and release the backend stream."""
+    def _beyond_limits(self, text: str) -> bool:
+        """Whether one more piece would pass max_tokens pieces or the answer size cap."""
+        limit = self._config.max_tokens
+        return ((limit is not None and self._streamed >= limit)
+                or self._chars + len(text) > MAX_ANSWER_CHARS)
+
+    async def _stop_producer(self) -> None:
         if self._producer is not None and not self._producer.done():
             self._producer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._producer
+
+    async def aclose(self) -> None:
+        """Stop the answer and release the backend stream."""
+        await self._stop_producer()
         if self._producer is not None and not self._finished:
             self._finish("cancelled", Usage(None, self._streamed, estimated=True))
 
@@ -155,6 +174,8 @@ class Engine:
         self.hooks: list[Any] = [*(discover_hooks(self.config.hooks) if discover else []),
                                  *hooks]
         self._backends: dict[str, Backend] = {}
+        self.redact = Redactor.from_config(self.config)
+        """Removes the configured secrets from a text (errors, logs)."""
         self._sync_loop: asyncio.AbstractEventLoop | None = None
 
     def resolve(self, ref: str) -> ResolvedModel:
@@ -223,7 +244,7 @@ class Engine:
             try:
                 models.extend(await self.backend_for(source).list_models())
             except EngineError as exc:
-                errors[source.endpoint or source.backend] = str(exc)
+                errors[source.endpoint or source.backend] = self.redact(str(exc))
 
         await asyncio.gather(*(one(s) for s in sources))
         order = {s.endpoint or s.backend: i for i, s in enumerate(sources)}
@@ -256,7 +277,7 @@ class Engine:
             cfg = self.config.openai if endpoint == "openai" else self.config.endpoints[endpoint]
             plan.update({
                 "endpoint": endpoint,
-                "base_url": cfg.base_url or "https://api.openai.com/v1",
+                "base_url": safe_url(cfg.base_url) or "https://api.openai.com/v1",
                 "api_key": "set" if cfg.api_key else "not set",
                 "timeout_s": cfg.timeout,
                 "max_retries": cfg.max_retries,

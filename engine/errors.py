@@ -15,6 +15,13 @@ class EngineError(Exception):
     def message(self) -> str:
         return str(self)
 
+    def with_message(self, message: str) -> EngineError:
+        """A copy of this error (same type and kind) saying `message` instead."""
+        copy = self.__class__.__new__(self.__class__)
+        copy.__dict__.update(self.__dict__)
+        copy.args = (message,)
+        return copy
+
 
 class ConfigError(EngineError):
     """Invalid engine configuration or generation settings."""

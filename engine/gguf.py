@@ -29,9 +29,32 @@ _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<
             10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 
+# A header is untrusted input: these bounds keep a crafted one from exhausting time or memory.
+MAX_STRING_BYTES = 16 * 1024 * 1024  # the largest metadata string kept (chat templates are KBs)
+MAX_ARRAY_DEPTH = 3  # arrays of arrays of arrays; real files nest one level
+MAX_KEYS = 100_000  # metadata entries; real files have a few dozen
+
 
 class _Truncated(Exception):
     pass
+
+
+class _Corrupt(Exception):
+    pass
+
+
+def _int_or_none(value: Any) -> int | None:
+    """A metadata value that should be a whole number; None when it is anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return int(value)
+    except (ValueError, OverflowError):  # NaN, infinity
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,29 +67,31 @@ class GGUFInfo:
     tensor_count: int
     metadata: dict[str, Any] = field(repr=False)
 
+    # Metadata values are whatever the file says: each property checks the type it needs.
+
     @property
     def architecture(self) -> str | None:
-        return self.metadata.get("general.architecture")
+        return _str_or_none(self.metadata.get("general.architecture"))
 
     @property
     def name(self) -> str | None:
-        return self.metadata.get("general.name")
+        return _str_or_none(self.metadata.get("general.name"))
 
     @property
     def context_length(self) -> int | None:
-        value = self.metadata.get(f"{self.architecture}.context_length")
-        return int(value) if value is not None else None
+        value = _int_or_none(self.metadata.get(f"{self.architecture}.context_length"))
+        return value if value is not None and value > 0 else None
 
     @property
     def quantization(self) -> str | None:
-        file_type = self.metadata.get("general.file_type")
+        file_type = _int_or_none(self.metadata.get("general.file_type"))
         if file_type is None:
             return None
-        return FILE_TYPES.get(int(file_type), f"type {file_type}")
+        return FILE_TYPES.get(file_type, f"type {file_type}")
 
     @property
     def chat_template(self) -> str | None:
-        return self.metadata.get("tokenizer.chat_template")
+        return _str_or_none(self.metadata.get("tokenizer.chat_template"))
 
 
 def _read(f: BinaryIO, n: int) -> bytes:
@@ -80,24 +105,43 @@ def _unpack(f: BinaryIO, fmt: str) -> Any:
     return struct.unpack(fmt, _read(f, struct.calcsize(fmt)))[0]
 
 
-def _string(f: BinaryIO) -> str:
-    return _read(f, _unpack(f, "<Q")).decode("utf-8", errors="replace")
+def _remaining(f: BinaryIO, size: int) -> int:
+    return size - f.tell()
 
 
-def _value(f: BinaryIO, vtype: int) -> Any:
+def _string(f: BinaryIO, size: int) -> str:
+    length = _unpack(f, "<Q")
+    if length > _remaining(f, size):
+        raise _Truncated
+    if length > MAX_STRING_BYTES:  # keep the file's place, not the text
+        f.seek(length, 1)
+        return ""
+    return _read(f, length).decode("utf-8", errors="replace")
+
+
+def _value(f: BinaryIO, vtype: int, size: int, depth: int = 0) -> Any:
     if vtype in _SCALARS:
         return _unpack(f, _SCALARS[vtype])
     if vtype == _STRING:
-        return _string(f)
+        return _string(f, size)
     if vtype == _ARRAY:
+        if depth >= MAX_ARRAY_DEPTH:
+            raise _Corrupt(f"arrays nested deeper than {MAX_ARRAY_DEPTH} levels")
         item_type, count = _unpack(f, "<I"), _unpack(f, "<Q")
         if item_type in _SCALARS:  # skip the payload: we only keep the length
-            f.seek(struct.calcsize(_SCALARS[item_type]) * count, 1)
-        else:
+            payload = struct.calcsize(_SCALARS[item_type]) * count
+            if payload > _remaining(f, size):
+                raise _Truncated
+            f.seek(payload, 1)
+        elif item_type in (_STRING, _ARRAY):
+            if count * 8 > _remaining(f, size):  # each item takes at least 8 bytes
+                raise _Truncated
             for _ in range(count):
-                _value(f, item_type)
+                _value(f, item_type, size, depth + 1)
+        else:
+            raise _Corrupt(f"unknown GGUF value type {item_type}")
         return {"array_of": item_type, "length": count}
-    raise ValueError(f"unknown GGUF value type {vtype}")
+    raise _Corrupt(f"unknown GGUF value type {vtype}")
 
 
 def read_gguf(path: str | Path) -> GGUFInfo:
@@ -116,15 +160,18 @@ def read_gguf(path: str | Path) -> GGUFInfo:
             if version not in (2, 3):
                 raise ModelFileError(f"unsupported GGUF version {version}: {path}")
             tensor_count, kv_count = _unpack(f, "<Q"), _unpack(f, "<Q")
+            if kv_count > MAX_KEYS:
+                raise _Corrupt(f"{kv_count} metadata entries")
             metadata: dict[str, Any] = {}
             for _ in range(kv_count):
-                key = _string(f)
-                metadata[key] = _value(f, _unpack(f, "<I"))
+                key = _string(f, size)
+                metadata[key] = _value(f, _unpack(f, "<I"), size)
             if f.tell() > size:
                 raise _Truncated
     except _Truncated:
         raise ModelFileError(f"model file is truncated: {path}") from None
-    except (ValueError, OverflowError, struct.error) as exc:
+    except (_Corrupt, ValueError, OverflowError, struct.error, MemoryError,
+            RecursionError) as exc:
         raise ModelFileError(f"corrupt GGUF model file {path}: {exc}") from None
     except OSError as exc:
         raise ModelFileError(f"cannot read model file {path}: {exc.strerror}") from None

@@ -7,6 +7,7 @@ message; a stream that ends without a finish reason is reported as interrupted.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -29,7 +30,9 @@ from .errors import (
     ServerError,
     StreamInterrupted,
 )
+from .redact import Redactor, endpoint_secrets, safe_url
 from .types import Capabilities, Chunk, FinishReason, GenerationConfig, Message, ModelInfo, Usage
+from .untrusted import checked_usage, model_id
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop", "length": "length", "content_filter": "stop", "tool_calls": "stop",
@@ -88,10 +91,11 @@ class OpenAIBackend(Backend):
         self.endpoint = endpoint
         self.config = config or EndpointConfig()
         self._client: AsyncOpenAI | None = None
+        self.redact = Redactor(endpoint_secrets(self.config))
 
     @property
     def label(self) -> str:
-        return f"{self.endpoint} ({self.config.base_url or 'api.openai.com'})"
+        return f"{self.endpoint} ({safe_url(self.config.base_url) or 'api.openai.com'})"
 
     @property
     def is_openai_proper(self) -> bool:
@@ -119,7 +123,12 @@ class OpenAIBackend(Backend):
         return self._client
 
     def map_error(self, exc: BaseException, model: str | None = None) -> EngineError:
-        """Translate an SDK or transport exception into a typed engine error."""
+        """Translate an SDK or transport exception into a typed engine error, its message
+        cut to one line and cleared of this endpoint's secrets."""
+        error = self._map_error(exc, model)
+        return error.with_message(self.redact(str(error)))
+
+    def _map_error(self, exc: BaseException, model: str | None = None) -> EngineError:
         if isinstance(exc, EngineError):
             return exc
         where = self.label
@@ -190,17 +199,25 @@ class OpenAIBackend(Backend):
         counted = 0
         try:
             async for event in response:
-                if getattr(event, "usage", None):
-                    usage = Usage(event.usage.prompt_tokens, event.usage.completion_tokens)
-                if not isinstance(getattr(event, "choices", None), list):
+                sent = getattr(event, "usage", None)
+                if sent:
+                    usage = checked_usage(Usage(getattr(sent, "prompt_tokens", None),
+                                                getattr(sent, "completion_tokens", None)))
+                choices = getattr(event, "choices", None)
+                if not isinstance(choices, list):
                     raise MalformedResponse(f"{self.label} sent an event without choices")
-                for choice in event.choices:
-                    text = choice.delta.content if choice.delta else None
+                for choice in choices:
+                    delta = getattr(choice, "delta", None)
+                    text = getattr(delta, "content", None) if delta is not None else None
+                    if text is not None and not isinstance(text, str):
+                        raise MalformedResponse(f"{self.label} sent an answer piece that is not "
+                                                f"text ({type(text).__name__})")
                     if text:
                         counted += 1
                         yield Chunk(text=text)
-                    if choice.finish_reason:
-                        finish = _FINISH.get(choice.finish_reason, "stop")
+                    reason = getattr(choice, "finish_reason", None)
+                    if reason:
+                        finish = _FINISH.get(reason, "stop") if isinstance(reason, str) else "stop"
         except (GeneratorExit, EngineError):
             raise
         except Exception as exc:
@@ -216,7 +233,8 @@ class OpenAIBackend(Backend):
     async def list_models(self) -> list[ModelInfo]:
         try:
             page = await self.client().models.list()
-            ids = [m.id async for m in page]
+            ids = [mid for m in [m async for m in page]
+                   if (mid := model_id(getattr(m, "id", None))) is not None]
         except Exception as exc:
             if not self.config.models:
                 raise self.map_error(exc) from exc
@@ -243,7 +261,13 @@ class OpenAIBackend(Backend):
             result = await self.client().embeddings.create(model=model, input=list(texts))
         except Exception as exc:
             raise self.map_error(exc, model) from exc
-        return [list(item.embedding) for item in result.data]
+        vectors = [list(item.embedding) for item in result.data]
+        if len(vectors) != len(texts) or not all(
+                v and all(isinstance(x, int | float) and math.isfinite(x) for x in v)
+                for v in vectors):
+            raise MalformedResponse(f"{self.label} sent embeddings that are not one vector of "
+                                    "finite numbers per text")
+        return vectors
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from engine.refs import bundled_model_path
 from tests.support import scripted_backend
@@ -17,6 +18,16 @@ from tests.support.openai_server import OpenAIServer, openai_server
 from tests.support.scripted_backend import CALLS, Call, Script
 
 scripted_backend.register()  # `scripted::<name>` resolves in every test of this process
+
+# Property tests: reproducible and bounded by default (CI); `HYPOTHESIS_PROFILE=dev` for
+# longer, randomized runs on a developer's machine.
+settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None,
+                          print_blob=True,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                 HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -62,6 +62,13 @@ class Reply:
     endless: bool = False
     """After the pieces, stream " w0", " w1"… until the client goes away."""
     finish_reason: str = "stop"
+    events: tuple[dict[str, Any] | str, ...] | None = None
+    """Hostile streams: these SSE payloads exactly as given (dicts JSON-encoded, `json.dumps`
+    with NaN allowed), and nothing else — add the finish event and "[DONE]" if wanted."""
+    ignore_max_tokens: bool = False
+    """Stream every piece even past the request's max_tokens (a server that ignores it)."""
+    echo_auth: bool = False
+    """With an error status: quote the request's Authorization header in the error message."""
     usage: dict[str, int] | Literal["count"] | None = COUNT
     """The usage event (sent when the request asks for it): counted, given, or None (never
     sent, like llama_cpp.server)."""
@@ -136,6 +143,8 @@ class OpenAIServer:
         self.default = Reply()
         self.models_reply: Reply | None = None
         """When set, how ``GET /v1/models`` fails (its status, error, delay or silence)."""
+        self.model_entries: list[Any] | None = None
+        """When set, the raw ``data`` list ``GET /v1/models`` returns (hostile ids)."""
         self.requests: list[Request] = []
         self._scripts: dict[str, Reply] = {}
         self._queue: list[Reply] = []
@@ -280,8 +289,10 @@ class _Handler(BaseHTTPRequestHandler):
                 request.client_gone = True
                 self.close_connection = True
             return
-        self._json(request, 200, {"object": "list", "data": [
-            {"id": m, "object": "model", "owned_by": "test"} for m in self.owner.models]})
+        entries = self.owner.model_entries
+        if entries is None:
+            entries = [{"id": m, "object": "model", "owned_by": "test"} for m in self.owner.models]
+        self._json(request, 200, {"object": "list", "data": entries})
 
     def do_POST(self) -> None:
         request = self._record()
@@ -318,6 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(request, reply.status, reply.body, "text/plain", reply.headers)
             else:
                 error = reply.error if reply.error is not None else f"status {reply.status}"
+                if reply.echo_auth and isinstance(error, str):
+                    error += f" (you sent Authorization: {request.headers.get('authorization')})"
                 body = error if isinstance(error, dict) else {"error": {
                     "message": error, "type": "test_error", "code": reply.status}}
                 self._json(request, reply.status, body, reply.headers)
@@ -327,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _limited(self, request: Request, reply: Reply) -> tuple[list[str], str]:
         pieces = reply.pieces(request)
         limit = request.body.get("max_tokens") if isinstance(request.body, dict) else None
-        if isinstance(limit, int) and len(pieces) > limit:
+        if isinstance(limit, int) and len(pieces) > limit and not reply.ignore_max_tokens:
             return pieces[:limit], "length"
         return pieces, reply.finish_reason
 
@@ -361,6 +374,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.close_connection = True
+        if reply.events is not None:
+            for payload in reply.events:
+                data = payload if isinstance(payload, str) else json.dumps(payload)
+                self._write(request, f"data: {data}\n\n".encode("utf-8", "surrogatepass"))
+            return
         pieces, finish = self._limited(request, reply)
         for index, piece in enumerate(pieces):
             if reply.cut_after is not None and index >= reply.cut_after:
