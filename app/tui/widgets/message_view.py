@@ -16,6 +16,20 @@ from ...sanitize import visible_controls
 from .markdown import StreamingMarkdown
 
 
+#: The most characters a message shows in the chat; the rest stays stored (copy, export and
+#: `sessions show` have all of it). A 10 MB paste would otherwise take the renderer minutes.
+MAX_SHOWN_CHARS = 200_000
+
+
+def shown_text(content: str) -> str:
+    """`content` as the chat shows it: whole, or its beginning and how much was left out."""
+    if len(content) <= MAX_SHOWN_CHARS:
+        return content
+    left_out = len(content) - MAX_SHOWN_CHARS
+    return (f"{content[:MAX_SHOWN_CHARS]}\n\n*… {left_out:,} more characters not shown here: "
+            "copy the message (c) or export the session to see them all.*")
+
+
 def describe(message: StoredMessage) -> str:
     """The header line of a message, as plain text."""
     if message.role == "user":
@@ -49,7 +63,7 @@ class MessageView(Vertical, can_focus=True):
     def __init__(self, message: StoredMessage) -> None:
         super().__init__(classes=message.role)
         self.message = message
-        self._body = StreamingMarkdown(message.content)
+        self._body = StreamingMarkdown(shown_text(message.content))
         self._meta = Static(Content(describe(message)), classes="meta")
         self._error = Static(classes="error-text")
 
@@ -66,14 +80,16 @@ class MessageView(Vertical, can_focus=True):
         return self._body.text
 
     def append(self, text: str) -> None:
-        """More streamed text."""
-        self._body.append(text)
+        """More streamed text (beyond `MAX_SHOWN_CHARS`, shown when the answer ends)."""
+        if len(self._body.text) < MAX_SHOWN_CHARS:
+            self._body.append(text)
 
     def update_message(self, message: StoredMessage) -> None:
         """Show the final (or edited) stored row."""
         self.message = message
-        if message.content != self._body.text:
-            self._body.set_text(message.content)
+        shown = shown_text(message.content)
+        if shown != self._body.text:
+            self._body.set_text(shown)
         else:
             self._body.finish()
         self._meta.update(Content(describe(message)))

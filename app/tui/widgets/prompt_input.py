@@ -3,12 +3,20 @@ Tab completes slash commands."""
 
 from __future__ import annotations
 
+import re
+
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
 from ... import commands
+
+#: A paste longer than this becomes a `[pasted text #N: … characters]` placeholder in the
+#: prompt, replaced by the pasted text when the message is sent: the editor stays fast (it
+#: re-wraps every line it holds) and the person sees what they are sending.
+LARGE_PASTE_CHARS = 20_000
+_PLACEHOLDER = re.compile(r"\[pasted text #(\d+): [\d,]+ characters\]")
 
 
 class PromptInput(TextArea):
@@ -47,6 +55,23 @@ class PromptInput(TextArea):
         self.prompt_history: list[str] = []
         self._history_index: int | None = None
         self._draft = ""
+        self.pastes: dict[int, str] = {}
+        """Large pastes held outside the editor, by placeholder number."""
+
+    async def on_paste(self, event: events.Paste) -> None:
+        """A large paste goes in as a placeholder (see `LARGE_PASTE_CHARS`)."""
+        if len(event.text) <= LARGE_PASTE_CHARS or self.read_only:
+            return
+        event.prevent_default()
+        event.stop()
+        number = max(self.pastes, default=0) + 1
+        self.pastes[number] = event.text
+        self.insert(f"[pasted text #{number}: {len(event.text):,} characters]")
+
+    def message_text(self) -> str:
+        """What the prompt sends: its text with each paste placeholder replaced by the paste."""
+        return _PLACEHOLDER.sub(
+            lambda m: self.pastes.get(int(m.group(1)), m.group(0)), self.text)
 
     def set_history(self, prompts: list[str]) -> None:
         """The session's earlier prompts, oldest first."""
@@ -59,11 +84,14 @@ class PromptInput(TextArea):
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            text = self.text
-            if text.strip():
-                self.prompt_history.append(text)
+            typed = self.text
+            if typed.strip():
+                text = self.message_text()
+                if len(text) <= LARGE_PASTE_CHARS:  # a huge paste is not worth recalling
+                    self.prompt_history.append(text)
                 self._history_index = None
                 self.clear()
+                self.pastes.clear()
                 self.post_message(self.Submitted(text))
             return
         if event.key == "up" and self.cursor_location[0] == 0 and self.prompt_history:
