@@ -8,8 +8,11 @@ from .errors import (
     CorruptDatabaseError,
     DatabaseBusyError,
     ExportExistsError,
+    ExportTargetError,
     ImportFormatError,
+    ImportLimitError,
     MessageNotFoundError,
+    NewerDatabaseError,
     NotInTrashError,
     ProfileNameError,
     SearchQueryError,
@@ -18,7 +21,14 @@ from .errors import (
 )
 from .export import EXPORT_FORMATS, export_sessions, write_export
 from .ids import new_id, utc_now
-from .importing import IMPORT_FORMATS, Record, import_file, insert_records, read_import
+from .importing import (
+    IMPORT_FORMATS,
+    ImportLimits,
+    Record,
+    import_file,
+    insert_records,
+    read_import,
+)
 from .models import (
     FINISH_REASONS,
     MARKERS,
@@ -57,8 +67,12 @@ __all__ = [
     "CorruptDatabaseError",
     "DatabaseBusyError",
     "ExportExistsError",
+    "ExportTargetError",
     "ImportFormatError",
+    "ImportLimitError",
+    "ImportLimits",
     "MessageNotFoundError",
+    "NewerDatabaseError",
     "NotInTrashError",
     "ProfileNameError",
     "Record",

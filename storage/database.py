@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from .errors import CorruptDatabaseError, DatabaseBusyError, StorageError
-from .migrations import migrate
+from .migrations import MIGRATIONS_TABLE, check_known, migrate
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -35,6 +35,16 @@ def _check_header(path: Path) -> None:
         raise CorruptDatabaseError(
             f"{path} is not a SQLite database (or is corrupt); it was left unchanged"
         )
+
+
+def _recorded_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Return the migration names a database records (none for a new file), read-only."""
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)
+    ).fetchone()
+    if not has_table:
+        return []
+    return [str(row[0]) for row in conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE}")]
 
 
 def _create_private(path: Path) -> None:
@@ -101,8 +111,10 @@ class StoreBase:
         except sqlite3.Error as error:
             raise StorageError(f"cannot open the database {path}: {error}") from error
         try:
-            # Read the schema before any pragma can write to the file.
+            # Read the schema before any pragma can write to the file, and refuse a schema
+            # from a newer talu-chat before anything is written to it (the WAL pragma would).
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            check_known(_recorded_migrations(conn), path)
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -111,7 +123,7 @@ class StoreBase:
             conn.execute("PRAGMA synchronous = NORMAL")
             store = cls(path, conn, busy_timeout)
             with store.transaction():
-                migrate(store.db)
+                migrate(store.db, path=path)
         except sqlite3.DatabaseError as error:
             conn.close()
             message = str(error)

@@ -45,3 +45,15 @@ class ImportFormatError(StorageError):
 
 class ExportExistsError(StorageError):
     """An export target already exists and overwriting it was not asked for."""
+
+
+class ImportLimitError(ImportFormatError):
+    """An import file exceeds one of the ImportLimits (size, nesting, counts, text length)."""
+
+
+class ExportTargetError(StorageError):
+    """An export target is not a regular file (a directory, link, device, FIFO or socket)."""
+
+
+class NewerDatabaseError(StorageError):
+    """The profile database was written by a newer talu-chat (it records unknown migrations)."""

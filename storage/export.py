@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ExportExistsError, StorageError
+from .errors import ExportExistsError, ExportTargetError, StorageError
 from .export_html import render_html
 from .ids import utc_now
 from .models import SESSION_COLUMNS, Session, StoredMessage, select_list, session_from_row
+from .values import encodable, json_safe, storable_count, storable_seconds
 
 if TYPE_CHECKING:
     from .store import Store
@@ -60,17 +62,35 @@ def export_sessions(
 
 
 def render_json(transcripts: list[Transcript]) -> str:
-    """Full-fidelity JSON that import_file reads back without loss."""
+    """Full-fidelity JSON that import_file reads back without loss (strict JSON, no NaN)."""
     document = {
         "format": EXPORT_FORMAT_NAME,
         "version": EXPORT_VERSION,
         "exported_at": utc_now(),
         "sessions": [
-            {**session.as_dict(), "messages": [message.as_dict() for message in messages]}
+            {**session.as_dict(), "messages": [_message_dict(message) for message in messages]}
             for session, messages in transcripts
         ],
     }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    try:
+        text = json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False)
+    except ValueError as error:
+        if "float" not in str(error):
+            raise
+        # NaN in a JSON column written by an older version: null, as storage writes it now.
+        text = json.dumps(json_safe(document), ensure_ascii=False, indent=2, allow_nan=False)
+    return text + "\n"
+
+
+def _message_dict(message: StoredMessage) -> dict[str, object]:
+    # Rows written before storage checked figures may hold -5 tokens or Infinity seconds:
+    # exported as null, the same figures import would drop.
+    data = message.as_dict()
+    for name in ("prompt_tokens", "completion_tokens"):
+        data[name] = storable_count(data[name])
+    for name in ("ttft_s", "total_s", "tokens_per_s"):
+        data[name] = storable_seconds(data[name])
+    return data
 
 
 # Characters str.splitlines() treats as line breaks that json.dumps leaves raw.
@@ -153,10 +173,14 @@ _RENDERERS: dict[str, Callable[[list[Transcript]], str]] = {
 
 
 def write_export(path: Path, text: str, force: bool = False) -> Path:
-    """Write an export atomically (temp file, then rename); never overwrite unless force."""
+    """Write an export atomically (temp file, then rename); never overwrite unless force.
+
+    Only a new path or, with force, an existing regular file is written. A directory, a
+    symbolic link (even to a regular file: the link is never followed nor replaced), a device
+    node, a FIFO or a socket raises ExportTargetError and is left exactly as it was.
+    """
     path = Path(path)
-    if path.exists() and not force:
-        raise ExportExistsError(f"{path} already exists; choose another name or overwrite it")
+    _check_target(path, force)
     try:
         fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
@@ -164,7 +188,7 @@ def write_export(path: Path, text: str, force: bool = False) -> Path:
     temp = Path(temp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            handle.write(encodable(text))
             handle.flush()
             os.fsync(handle.fileno())
         _publish(temp, path, force)
@@ -177,8 +201,42 @@ def write_export(path: Path, text: str, force: bool = False) -> Path:
     return path
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_target(path: Path, force: bool) -> None:
+    """Refuse a target that exists and is not a regular file, or exists and force is off."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise StorageError(f"cannot write {path}: {error.strerror or error}") from error
+    if stat.S_ISLNK(mode):
+        raise ExportTargetError(
+            f"{path} is a symbolic link; export never follows or replaces a link: "
+            "give the real path of the file, or a new name"
+        )
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+        raise ExportTargetError(
+            f"{path} is {kind}, not a regular file; export writes only a new file "
+            "or over a regular one"
+        )
+    if not force:
+        raise ExportExistsError(f"{path} already exists; choose another name or overwrite it")
+
+
 def _publish(temp: Path, path: Path, force: bool) -> None:
     if force:
+        # Checked again right before the rename, which would replace whatever is there.
+        _check_target(path, force)
         os.replace(temp, path)
         return
     # A hard link fails if the target appeared meanwhile, so no file is ever clobbered.
@@ -189,7 +247,7 @@ def _publish(temp: Path, path: Path, force: bool) -> None:
             f"{path} already exists; choose another name or overwrite it"
         ) from None
     except OSError:
-        if path.exists():
+        if os.path.lexists(path):
             raise ExportExistsError(
                 f"{path} already exists; choose another name or overwrite it"
             ) from None

@@ -18,6 +18,7 @@ from .models import (
     select_list,
 )
 from .sessions import SessionOps, derive_title
+from .values import encodable, optional_text, storable_count, storable_seconds
 from .writer import current_writer, writer_alive
 
 _MESSAGE_SELECT = f"SELECT {select_list(MESSAGE_COLUMNS)} FROM messages"
@@ -37,6 +38,14 @@ _PLAIN_UPDATES = (
     "model_ref",
     "backend",
 )
+
+
+def _storable_update(name: str, value: Any) -> Any:
+    if name in ("prompt_tokens", "completion_tokens"):
+        return storable_count(value)
+    if name in ("ttft_s", "total_s", "tokens_per_s"):
+        return storable_seconds(value)
+    return encodable(value) if isinstance(value, str) else value
 
 
 def _check(value: str | None, allowed: tuple[str, ...], what: str) -> None:
@@ -65,11 +74,16 @@ class MessageOps(SessionOps):
         error: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> StoredMessage:
-        """Append a message at the end of a session and bump the session's updated_at."""
+        """Append a message at the end of a session and bump the session's updated_at.
+
+        Usage and timings that cannot be right (negative, not finite, beyond SQLite's 64-bit
+        range) are stored as None; lone surrogates in text become U+FFFD (storage.values).
+        """
         _check(role, ROLES, "role")
         _check(status, STATUSES, "status")
         _check(finish_reason, FINISH_REASONS, "finish reason")
         now = utc_now()
+        content = encodable(content)
         message = StoredMessage(
             id=new_id(),
             session_id=session_id,
@@ -78,15 +92,15 @@ class MessageOps(SessionOps):
             content=content,
             created_at=now,
             status=status,
-            model_ref=model_ref,
-            backend=backend,
+            model_ref=optional_text(model_ref),
+            backend=optional_text(backend),
             finish_reason=finish_reason,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            ttft_s=ttft_s,
-            total_s=total_s,
-            tokens_per_s=tokens_per_s,
-            error=error,
+            prompt_tokens=storable_count(prompt_tokens),
+            completion_tokens=storable_count(completion_tokens),
+            ttft_s=storable_seconds(ttft_s),
+            total_s=storable_seconds(total_s),
+            tokens_per_s=storable_seconds(tokens_per_s),
+            error=optional_text(error),
             metadata=dict(metadata or {}),
         )
         writer = current_writer() if status == "streaming" else None
@@ -125,10 +139,14 @@ class MessageOps(SessionOps):
         backend: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Set the given fields of a message (None leaves one unchanged); metadata is replaced."""
+        """Set the given fields of a message (None leaves one unchanged); metadata is replaced.
+
+        A usage or timing figure that cannot be right (negative, not finite, beyond SQLite's
+        64-bit range) sets its column to NULL ("unknown") instead of failing the update.
+        """
         _check(status, STATUSES, "status")
         _check(finish_reason, FINISH_REASONS, "finish reason")
-        values = {
+        given: dict[str, Any] = {
             "finish_reason": finish_reason,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -139,9 +157,11 @@ class MessageOps(SessionOps):
             "model_ref": model_ref,
             "backend": backend,
         }
-        assignments = [f"{name} = ?" for name in _PLAIN_UPDATES if values[name] is not None]
-        params: list[Any] = [values[name] for name in _PLAIN_UPDATES if values[name] is not None]
+        named = [name for name in _PLAIN_UPDATES if given[name] is not None]
+        assignments = [f"{name} = ?" for name in named]
+        params: list[Any] = [_storable_update(name, given[name]) for name in named]
         if content is not None:
+            content = encodable(content)
             assignments.append("content = ?")
             params.append(content)
         if status is not None:

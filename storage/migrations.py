@@ -6,9 +6,10 @@ when they are next opened. Never edit or reorder a migration that has shipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from .errors import NewerDatabaseError
 from .ids import utc_now
 
 if TYPE_CHECKING:
@@ -22,16 +23,19 @@ migration = MIGRATIONS.append
 MIGRATIONS_TABLE = "_migrations"
 
 
-def migrate(db: Database, *, stop_after: str | None = None) -> list[str]:
+def migrate(db: Database, *, stop_after: str | None = None, path: object = None) -> list[str]:
     """Apply pending migrations in order (inside the caller's transaction); return their names.
 
     ``stop_after`` names the last migration to apply; tests use it to build old schemas.
+    A database that records a migration this version does not know was written by a newer
+    talu-chat: NewerDatabaseError, before anything is applied (``path`` names it).
     """
     db.execute(
         f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
         "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
-    applied = {row["name"] for row in db[MIGRATIONS_TABLE].rows}
+    applied = {str(row["name"]) for row in db[MIGRATIONS_TABLE].rows}
+    check_known(applied, path)
     done: list[str] = []
     for fn in MIGRATIONS:
         name = fn.__name__
@@ -45,6 +49,30 @@ def migrate(db: Database, *, stop_after: str | None = None) -> list[str]:
         if name == stop_after:
             break
     return done
+
+
+def unknown(applied: Iterable[str]) -> list[str]:
+    """Return the recorded migration names this version of talu-chat does not know, sorted."""
+    known = {fn.__name__ for fn in MIGRATIONS}
+    return sorted(name for name in applied if name not in known)
+
+
+def check_known(applied: Iterable[str], path: object = None) -> None:
+    """Raise NewerDatabaseError when the database records migrations from a newer talu-chat."""
+    names = unknown(applied)
+    if names:
+        shown = ", ".join(_shown(name) for name in names[:3]) + (", ..." if len(names) > 3 else "")
+        where = f"profile database {path}" if path is not None else "the profile database"
+        plural = "s" if len(names) > 1 else ""
+        raise NewerDatabaseError(
+            f"{where} was written by a newer talu-chat (unknown migration{plural} {shown}); "
+            "upgrade talu-chat to open it"
+        )
+
+
+def _shown(name: str) -> str:
+    # Names come from the file: keep the message one printable line.
+    return name if name.isprintable() and len(name) <= 60 else repr(name[:60])
 
 
 def pending(db: Database) -> list[str]:

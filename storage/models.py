@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .values import encodable, json_text, storable_count, storable_seconds
+
 #: Session markers; "deleted" is the restorable trash.
 MARKERS = ("normal", "pinned", "archived", "deleted")
 #: Views accepted by ``Store.list_sessions``.
@@ -117,8 +119,8 @@ _JSON_FIELDS = frozenset({"generation_config", "metadata"})
 
 
 def dumps(value: dict[str, Any] | None) -> str:
-    """Serialize a JSON column value (None becomes an empty object)."""
-    return json.dumps(value or {}, ensure_ascii=False, separators=(",", ":"))
+    """Serialize a JSON column value (None becomes an empty object; NaN becomes null)."""
+    return json_text(value)
 
 
 def _loads(text: str | None) -> dict[str, Any]:
@@ -145,20 +147,33 @@ def message_from_row(row: Sequence[Any]) -> StoredMessage:
     return StoredMessage(**values)
 
 
+_COUNT_FIELDS = frozenset({"prompt_tokens", "completion_tokens"})
+_SECONDS_FIELDS = frozenset({"ttft_s", "total_s", "tokens_per_s"})
+
+
+def _storable(name: str, value: Any) -> Any:
+    """A column value as SQLite can keep it (see storage.values for the rules)."""
+    if name in _JSON_FIELDS:
+        return dumps(value)
+    if value is None:
+        return None
+    if name in _COUNT_FIELDS:
+        return storable_count(value)
+    if name in _SECONDS_FIELDS:
+        return storable_seconds(value)
+    if isinstance(value, str):
+        return encodable(value)
+    return value
+
+
 def session_to_row(session: Session) -> tuple[Any, ...]:
-    """Return a Session's column values in SESSION_COLUMNS order."""
-    return tuple(
-        dumps(getattr(session, name)) if name in _JSON_FIELDS else getattr(session, name)
-        for name in SESSION_COLUMNS
-    )
+    """Return a Session's column values in SESSION_COLUMNS order, made storable."""
+    return tuple(_storable(name, getattr(session, name)) for name in SESSION_COLUMNS)
 
 
 def message_to_row(message: StoredMessage) -> tuple[Any, ...]:
-    """Return a StoredMessage's column values in MESSAGE_COLUMNS order."""
-    return tuple(
-        dumps(message.metadata) if name == "metadata" else getattr(message, name)
-        for name in MESSAGE_COLUMNS
-    )
+    """Return a StoredMessage's column values in MESSAGE_COLUMNS order, made storable."""
+    return tuple(_storable(name, getattr(message, name)) for name in MESSAGE_COLUMNS)
 
 
 def select_list(columns: Sequence[str], alias: str = "") -> str:

@@ -19,6 +19,7 @@ from .models import (
     session_from_row,
     session_to_row,
 )
+from .values import encodable, optional_text
 
 #: Longest derived title, in characters (an ellipsis is added when the text is cut).
 TITLE_MAX_CHARS = 60
@@ -29,7 +30,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def clean_title(text: str) -> str:
     """Return text as a one-line title: control characters dropped, whitespace collapsed."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+    return " ".join(_CONTROL.sub(" ", encodable(text)).split())
 
 
 def derive_title(text: str) -> str:
@@ -74,8 +75,8 @@ class SessionOps(StoreBase):
             title_is_custom=bool(title),
             created_at=now,
             updated_at=now,
-            model_ref=model_ref,
-            system_prompt=system_prompt,
+            model_ref=optional_text(model_ref),
+            system_prompt=optional_text(system_prompt),
             generation_config=dict(generation_config or {}),
             metadata=dict(metadata or {}),
         )
@@ -96,7 +97,7 @@ class SessionOps(StoreBase):
 
     def resolve_session_id(self, prefix: str) -> str:
         """Return the full id of the one session whose id starts with prefix."""
-        prefix = prefix.strip()
+        prefix = encodable(prefix.strip())
         if not prefix:
             raise SessionNotFoundError("no session id given")
         if self.query("SELECT 1 FROM sessions WHERE id = ?", (prefix,)):
@@ -207,11 +208,11 @@ class SessionOps(StoreBase):
 
     def set_model(self, session_id: str, model_ref: str | None) -> Session:
         """Set the session's current model reference."""
-        return self._update_session(session_id, "model_ref = ?", [model_ref])
+        return self._update_session(session_id, "model_ref = ?", [optional_text(model_ref)])
 
     def set_system_prompt(self, session_id: str, text: str | None) -> Session:
         """Set (or clear with None) the session's system prompt."""
-        return self._update_session(session_id, "system_prompt = ?", [text])
+        return self._update_session(session_id, "system_prompt = ?", [optional_text(text)])
 
     def set_generation_config(self, session_id: str, config: dict[str, Any]) -> Session:
         """Replace the session's generation config (a JSON-ready dict)."""

@@ -1,8 +1,13 @@
 """Import sessions from files: talu-chat JSON exports and ChatGPT data exports.
 
 Each foreign format has its own module that turns a parsed document into records; this module
-reads the file, picks the format, and writes every record in one transaction, so a file that
-fails anywhere leaves the store unchanged.
+reads the file (within ImportLimits, see reading.py), picks the format, and writes every
+record in one transaction, so a file that fails anywhere leaves the store unchanged.
+
+Text holding lone surrogates (a JSON escape like "\\ud800" that no UTF-8 text can hold) is
+kept with each one replaced by U+FFFD, as storage does for all text; NaN, Infinity and token
+counts or timings that cannot be right are dropped (null). Everything else that is wrong is an
+ImportFormatError.
 
 Id collisions: a talu export keeps its session and message ids when they are free. A session
 (or message) whose id already exists in the store is imported as a copy under a fresh id, and
@@ -13,48 +18,20 @@ copies. The returned list holds the ids the sessions got, in file order.
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ImportFormatError
+from ..errors import ImportFormatError, ImportLimitError
 from ..ids import new_id
 from . import chatgpt, talu
+from .limits import DEFAULT_LIMITS, ImportLimits
+from .reading import read_document
 from .records import Record
 
 if TYPE_CHECKING:
     from ..store import Store
 
 IMPORT_FORMATS = ("talu", "chatgpt")
-
-
-def read_document(path: Path) -> Any:
-    """Read and parse a JSON file (or the conversations.json inside a ChatGPT export zip)."""
-    path = Path(path)
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                names = [
-                    n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "conversations.json"
-                ]
-                if not names:
-                    raise ImportFormatError(f"{path}: the zip file holds no conversations.json")
-                raw = archive.read(names[0])
-        else:
-            raw = path.read_bytes()
-    except (OSError, zipfile.BadZipFile) as error:
-        raise ImportFormatError(
-            f"cannot read {path}: {getattr(error, 'strerror', None) or error}"
-        ) from error
-    try:
-        return json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as error:
-        raise ImportFormatError(f"{path} is not UTF-8 text (byte {error.start})") from error
-    except json.JSONDecodeError as error:
-        raise ImportFormatError(
-            f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
-        ) from error
 
 
 def detect_format(document: Any) -> str | None:
@@ -70,13 +47,19 @@ def detect_format(document: Any) -> str | None:
     return None
 
 
-def read_import(path: Path, fmt: str | None = None) -> list[Record]:
-    """Read, parse and check every session of an import file, without touching any store."""
+def read_import(
+    path: Path, fmt: str | None = None, limits: ImportLimits = DEFAULT_LIMITS
+) -> list[Record]:
+    """Read, parse and check every session of an import file, without touching any store.
+
+    Anything wrong with the file, including exceeding a limit, is an ImportFormatError whose
+    one-line message names the file.
+    """
     if fmt is not None and fmt not in IMPORT_FORMATS:
         raise ValueError(
             f"unknown import format {fmt!r}; expected one of {', '.join(IMPORT_FORMATS)}"
         )
-    document = read_document(path)
+    document = read_document(path, limits)
     detected = detect_format(document)
     fmt = fmt or detected
     if fmt is None:
@@ -84,15 +67,20 @@ def read_import(path: Path, fmt: str | None = None) -> list[Record]:
             f"{path} is neither a talu-chat JSON export nor a ChatGPT conversations.json"
         )
     try:
-        records = talu.parse(document) if fmt == "talu" else chatgpt.parse(document)
+        parse = talu.parse if fmt == "talu" else chatgpt.parse
+        records = parse(document, limits)
     except ImportFormatError as error:
-        raise ImportFormatError(f"{path}: {error}") from None
+        raise type(error)(f"{path}: {error}") from None
+    except RecursionError:  # a document built deeper than read_document lets through
+        raise ImportLimitError(f"{path} is nested too deeply to read") from None
     return records
 
 
-def import_file(store: Store, path: Path, fmt: str | None = None) -> list[str]:
+def import_file(
+    store: Store, path: Path, fmt: str | None = None, limits: ImportLimits = DEFAULT_LIMITS
+) -> list[str]:
     """Import every session of a file into the store; return the new sessions' ids."""
-    return insert_records(store, read_import(path, fmt))
+    return insert_records(store, read_import(path, fmt, limits))
 
 
 def insert_records(store: Store, records: list[Record]) -> list[str]:
@@ -126,7 +114,9 @@ def insert_records(store: Store, records: list[Record]) -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "IMPORT_FORMATS",
+    "ImportLimits",
     "Record",
     "detect_format",
     "import_file",

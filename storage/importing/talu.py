@@ -1,4 +1,9 @@
-"""Read talu-chat's own JSON export (the inverse of export's render_json)."""
+"""Read talu-chat's own JSON export (the inverse of export's render_json).
+
+Lenient where a backup of an older database must still load: missing optional fields take
+defaults, positions are renumbered, and token counts or timings that cannot be right (negative,
+non-finite, beyond SQLite's range) are dropped. Strict on types: a wrong one is an error.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,26 @@ from typing import Any
 from ..errors import ImportFormatError
 from ..ids import new_id, utc_now
 from ..models import FINISH_REASONS, MARKERS, ROLES, STATUSES, Session, StoredMessage
-from .records import Record, choice, optional, require
+from .limits import DEFAULT_LIMITS, ImportLimits
+from .records import (
+    Record,
+    bounded,
+    choice,
+    count,
+    optional,
+    optional_text,
+    plain_json,
+    require,
+    seconds,
+    shown,
+    text,
+)
 
 FORMAT_NAME = "talu-chat"
 SUPPORTED_VERSION = 1
 
 
-def parse(document: Any) -> list[Record]:
+def parse(document: Any, limits: ImportLimits = DEFAULT_LIMITS) -> list[Record]:
     """Turn a talu-chat export document into records (ids and timestamps kept)."""
     require(document, dict, "document", "the top level")
     if document.get("format") != FORMAT_NAME:
@@ -21,37 +39,44 @@ def parse(document: Any) -> list[Record]:
     version = require(document.get("version"), int, "document", "'version'")
     if version > SUPPORTED_VERSION:
         raise ImportFormatError(
-            f"made by a newer talu-chat (export version {version}); upgrade to import it"
+            f"made by a newer talu-chat (export version {shown(version)}); upgrade to import it"
         )
     sessions = require(document.get("sessions"), list, "document", "'sessions'")
-    return [_session(raw, f"session {index}") for index, raw in enumerate(sessions, 1)]
+    bounded(sessions, limits.max_sessions, "document", "sessions")
+    return [_session(raw, f"session {index}", limits) for index, raw in enumerate(sessions, 1)]
 
 
-def _session(raw: Any, where: str) -> Record:
+def _session(raw: Any, where: str, limits: ImportLimits) -> Record:
     require(raw, dict, where, "a session")
-    title = optional(raw.get("title"), str, where, "'title'") or ""
-    created_at = optional(raw.get("created_at"), str, where, "'created_at'") or utc_now()
+
+    def field(name: str) -> str | None:
+        return optional_text(raw.get(name), where, f"'{name}'", limits)
+
+    title = field("title") or ""
+    created_at = field("created_at") or utc_now()
     custom = optional(raw.get("title_is_custom"), bool, where, "'title_is_custom'")
+    config = raw.get("generation_config")
+    metadata = raw.get("metadata")
     session = Session(
-        id=optional(raw.get("id"), str, where, "'id'") or new_id(),
+        id=field("id") or new_id(),
         title=title,
         title_is_custom=bool(title) if custom is None else custom,
         created_at=created_at,
-        updated_at=optional(raw.get("updated_at"), str, where, "'updated_at'") or created_at,
+        updated_at=field("updated_at") or created_at,
         marker=choice(raw.get("marker", "normal"), MARKERS, where, "marker"),
-        parent_session_id=optional(raw.get("parent_session_id"), str, where, "'parent_session_id'"),
-        forked_from_message_id=optional(
-            raw.get("forked_from_message_id"), str, where, "'forked_from_message_id'"
-        ),
-        model_ref=optional(raw.get("model_ref"), str, where, "'model_ref'"),
-        system_prompt=optional(raw.get("system_prompt"), str, where, "'system_prompt'"),
-        generation_config=optional(raw.get("generation_config"), dict, where, "'generation_config'")
-        or {},
-        metadata=optional(raw.get("metadata"), dict, where, "'metadata'") or {},
+        parent_session_id=field("parent_session_id"),
+        forked_from_message_id=field("forked_from_message_id"),
+        model_ref=field("model_ref"),
+        system_prompt=field("system_prompt"),
+        generation_config={}
+        if config is None
+        else plain_json(config, where, "'generation_config'", limits),
+        metadata={} if metadata is None else plain_json(metadata, where, "'metadata'", limits),
     )
     raw_messages = require(raw.get("messages"), list, where, "'messages'")
+    bounded(raw_messages, limits.max_messages, where, "messages")
     messages = [
-        _message(item, index, session, f"{where}, message {index + 1}")
+        _message(item, index, session, f"{where}, message {index + 1}", limits)
         for index, item in enumerate(raw_messages)
     ]
     messages.sort(key=lambda message: message.position)
@@ -60,33 +85,35 @@ def _session(raw: Any, where: str) -> Record:
     return session, messages
 
 
-def _number(value: Any, where: str, what: str) -> float | None:
-    value = optional(value, (int, float), where, what)
-    return None if value is None else float(value)
-
-
-def _message(raw: Any, index: int, session: Session, where: str) -> StoredMessage:
+def _message(
+    raw: Any, index: int, session: Session, where: str, limits: ImportLimits
+) -> StoredMessage:
     require(raw, dict, where, "a message")
+
+    def field(name: str) -> str | None:
+        return optional_text(raw.get(name), where, f"'{name}'", limits)
+
+    # Only the order matters (positions are renumbered), so any integer will do.
     position = optional(raw.get("position"), int, where, "'position'")
+    metadata = raw.get("metadata")
     return StoredMessage(
-        id=optional(raw.get("id"), str, where, "'id'") or new_id(),
+        id=field("id") or new_id(),
         session_id=session.id,
         position=index if position is None else position,
         role=choice(raw.get("role"), ROLES, where, "role"),
-        content=require(raw.get("content"), str, where, "'content'"),
-        created_at=optional(raw.get("created_at"), str, where, "'created_at'")
-        or session.created_at,
+        content=text(raw.get("content"), where, "'content'", limits),
+        created_at=field("created_at") or session.created_at,
         status=choice(raw.get("status", "complete"), STATUSES, where, "status"),
-        model_ref=optional(raw.get("model_ref"), str, where, "'model_ref'"),
-        backend=optional(raw.get("backend"), str, where, "'backend'"),
+        model_ref=field("model_ref"),
+        backend=field("backend"),
         finish_reason=choice(
             raw.get("finish_reason"), (*FINISH_REASONS, None), where, "finish reason"
         ),
-        prompt_tokens=optional(raw.get("prompt_tokens"), int, where, "'prompt_tokens'"),
-        completion_tokens=optional(raw.get("completion_tokens"), int, where, "'completion_tokens'"),
-        ttft_s=_number(raw.get("ttft_s"), where, "'ttft_s'"),
-        total_s=_number(raw.get("total_s"), where, "'total_s'"),
-        tokens_per_s=_number(raw.get("tokens_per_s"), where, "'tokens_per_s'"),
-        error=optional(raw.get("error"), str, where, "'error'"),
-        metadata=optional(raw.get("metadata"), dict, where, "'metadata'") or {},
+        prompt_tokens=count(raw.get("prompt_tokens"), where, "'prompt_tokens'"),
+        completion_tokens=count(raw.get("completion_tokens"), where, "'completion_tokens'"),
+        ttft_s=seconds(raw.get("ttft_s"), where, "'ttft_s'"),
+        total_s=seconds(raw.get("total_s"), where, "'total_s'"),
+        tokens_per_s=seconds(raw.get("tokens_per_s"), where, "'tokens_per_s'"),
+        error=field("error"),
+        metadata={} if metadata is None else plain_json(metadata, where, "'metadata'", limits),
     )

@@ -15,7 +15,6 @@ from ...formatting import answer_facts
 from ...sanitize import visible_controls
 from .markdown import StreamingMarkdown
 
-
 #: The most characters a message shows in the chat; the rest stays stored (copy, export and
 #: `sessions show` have all of it). A 10 MB paste would otherwise take the renderer minutes.
 MAX_SHOWN_CHARS = 200_000
