@@ -21,8 +21,6 @@ from .config import EndpointConfig, EngineConfig
 from .errors import EngineError
 from .gguf import read_gguf
 from .hooks import HookRunner, Turn, discover_hooks
-from .local import LocalBackend
-from .openai_backend import OpenAIBackend
 from .redact import Redactor, safe_url
 from .refs import ResolvedModel, resolve
 from .registry import backend_class, backend_names
@@ -188,12 +186,17 @@ class Engine:
         key = resolved.endpoint or resolved.backend
         backend = self._backends.get(key)
         if backend is None:
+            # The backends' libraries (llama_cpp, openai) load only when a backend is used.
             if resolved.backend == "local":
+                from .local import LocalBackend
+
                 backend = LocalBackend(self.config.local)
             elif resolved.backend == "openai":
                 endpoint = resolved.endpoint or "openai"
                 cfg = (self.config.openai if endpoint == "openai"
                        else self.config.endpoints[endpoint])
+                from .openai_backend import OpenAIBackend
+
                 backend = OpenAIBackend(endpoint, cfg)
             else:
                 cls: Any = backend_class(resolved.backend)

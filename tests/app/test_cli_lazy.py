@@ -59,3 +59,12 @@ def test_a_command_loads_its_own_module_only() -> None:
     assert "QUERY" in out
     assert "app.cli.search" in modules
     assert not {"app.cli.ask", "app.cli.transfer", "app.tui", "textual", "llama_cpp"} & modules
+
+
+def test_session_commands_load_no_backend_or_ui_library() -> None:
+    from tests.support.profiles import open_store
+
+    open_store().close()  # the profile exists, so the command reads it
+    _, modules = loaded_by("sessions", "list")
+    assert not {"openai", "llama_cpp", "textual", "prompt_toolkit"} & modules
+    assert "sqlite_utils" in modules  # it did read the profile
