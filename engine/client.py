@@ -18,9 +18,10 @@ from typing import Any, Final
 
 from .backend import Backend
 from .config import EndpointConfig, EngineConfig
+from .energy import EnergyMeter, find_counter
 from .errors import EngineError
 from .gguf import read_gguf
-from .hooks import HookRunner, Turn, discover_hooks
+from .hooks import HookRunner, MetricsHook, Turn, discover_hooks
 from .redact import Redactor, safe_url
 from .refs import ResolvedModel, resolve
 from .registry import backend_class, backend_names
@@ -50,7 +51,7 @@ class TurnStream:
         self._ref = ref
         self._messages = list(messages)
         self._config = config
-        self._runner = HookRunner([*engine.hooks, *hooks])
+        self._runner = HookRunner([*engine.hooks, *hooks], engine.metrics_hook)
         self.turn = Turn(model_ref=ref, backend="", model="")
         self.resolved: ResolvedModel | None = None
         self._queue: asyncio.Queue[Chunk | EngineError | _Done] = asyncio.Queue()
@@ -173,6 +174,9 @@ class Engine:
                                  *hooks]
         self._backends: dict[str, Backend] = {}
         self.redact = Redactor.from_config(self.config)
+        gpu = self.config.local.n_gpu_layers != 0
+        self.metrics_hook = MetricsHook(EnergyMeter(find_counter(gpu=gpu)))
+        """Times, token rates and energy of every turn (one meter for the engine's life)."""
         """Removes the configured secrets from a text (errors, logs)."""
         self._sync_loop: asyncio.AbstractEventLoop | None = None
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
+from .energy import EnergyMeter, EnergyStart
 from .errors import ConfigError
 from .types import FinishReason, Metrics, Usage
 
@@ -76,17 +77,31 @@ def compute_metrics(turn: Turn) -> Metrics:
 
 
 class MetricsHook(Hook):
-    """Built in: fills `turn.metrics` with the figures every stored answer carries."""
+    """Built in: fills `turn.metrics` with the figures every stored answer carries, energy
+    included: joules from the host's counter for local models (where one is readable) and
+    the process's CPU time for every turn."""
+
+    def __init__(self, meter: EnergyMeter | None = None) -> None:
+        self.meter = meter or EnergyMeter(None)
+
+    def on_start(self, turn: Turn) -> None:
+        turn.extra["energy_start"] = self.meter.start()
 
     def on_end(self, turn: Turn) -> None:
-        turn.metrics = compute_metrics(turn)
+        metrics = compute_metrics(turn)
+        start = turn.extra.get("energy_start")
+        if isinstance(start, EnergyStart):
+            joules, metrics.cpu_s = self.meter.stop(start)
+            if turn.backend == "local" and joules is not None:  # a server's energy is its own
+                metrics.energy_j, metrics.energy_source = joules, self.meter.source
+        turn.metrics = metrics
 
 
 class HookRunner:
     """Calls each hook in order, logging and skipping any that raises."""
 
-    def __init__(self, hooks: Iterable[Any] = ()) -> None:
-        self.hooks: list[Any] = [MetricsHook(), *hooks]
+    def __init__(self, hooks: Iterable[Any] = (), metrics: MetricsHook | None = None) -> None:
+        self.hooks: list[Any] = [metrics or MetricsHook(), *hooks]
 
     def _call(self, name: str, *args: Any) -> None:
         for hook in self.hooks:

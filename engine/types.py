@@ -95,6 +95,20 @@ class Metrics:
     tokens_per_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    energy_j: float | None = None
+    """Joules the energy counter counted during the turn (see `energy_source`); None without
+    a counter, or for a model on a server."""
+    energy_source: str | None = None
+    """What `energy_j` counts, e.g. "RAPL (whole CPU package)" — or the CPU-time fallback."""
+    cpu_s: float | None = None
+    """CPU seconds this process used during the turn (decode, rendering, storage)."""
+
+    @property
+    def tokens_per_j(self) -> float | None:
+        """Answer tokens per joule, where joules were counted."""
+        if not self.energy_j or not self.completion_tokens:
+            return None
+        return self.completion_tokens / self.energy_j
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +119,10 @@ class Metrics:
             "tokens_per_s": self.tokens_per_s,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "energy_j": self.energy_j,
+            "tokens_per_j": self.tokens_per_j,
+            "energy_source": self.energy_source,
+            "cpu_s": self.cpu_s,
         }
 
 
