@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from .errors import CorruptDatabaseError, DatabaseBusyError, StorageError
-from .migrations import MIGRATIONS_TABLE, check_known, migrate
+from .migrations import MIGRATIONS, MIGRATIONS_TABLE, check_known, migrate
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -47,6 +48,12 @@ def _recorded_migrations(conn: sqlite3.Connection) -> list[str]:
     return [str(row[0]) for row in conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE}")]
 
 
+def pending_names(recorded: list[str]) -> list[str]:
+    """The migrations a database that records `recorded` still needs, in order."""
+    done = set(recorded)
+    return [fn.__name__ for fn in MIGRATIONS if fn.__name__ not in done]
+
+
 def _create_private(path: Path) -> None:
     """Create the directory (0o700) and an empty database file (0o600) when they are missing."""
     if not path.parent.is_dir():
@@ -77,23 +84,26 @@ class StoreBase:
     """Holds the connection, its lock and the transaction helpers shared by all operations."""
 
     path: Path
-    db: Database
 
     def __init__(
         self, path: Path, conn: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT_S
     ) -> None:
-        # Imported here: sqlite-utils takes ~75 ms to import (click, dateutil, pluggy), which
-        # `import storage` should not cost an app that opens its store in a worker.
-        from sqlite_utils import Database
-
         self.path = path
         self.busy_timeout = busy_timeout
         self._conn = conn
-        # No sqlite-utils plugins: nothing third-party runs on this connection.
-        self.db = Database(conn, execute_plugins=False)
         # Re-entrant so an operation may call another one while holding the lock.
         self._lock = threading.RLock()
         self._writing = False
+
+    @functools.cached_property
+    def db(self) -> Database:
+        """The connection as a sqlite-utils Database (for migrations and diagnostics)."""
+        # Made on first use: sqlite-utils takes ~100 ms to import (click, dateutil, numpy when
+        # installed), which opening an up-to-date profile (every start-up) does not need.
+        from sqlite_utils import Database
+
+        # No sqlite-utils plugins: nothing third-party runs on this connection.
+        return Database(self._conn, execute_plugins=False)
 
     @classmethod
     def open(cls, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> Self:
@@ -114,7 +124,8 @@ class StoreBase:
             # Read the schema before any pragma can write to the file, and refuse a schema
             # from a newer talu-chat before anything is written to it (the WAL pragma would).
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            check_known(_recorded_migrations(conn), path)
+            recorded = _recorded_migrations(conn)
+            check_known(recorded, path)
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -122,8 +133,12 @@ class StoreBase:
             # power cut can lose the last commits, never corrupt the file.
             conn.execute("PRAGMA synchronous = NORMAL")
             store = cls(path, conn, busy_timeout)
-            with store.transaction():
-                migrate(store.db, path=path)
+            # An up-to-date profile (every start-up) needs no migration, nor sqlite-utils;
+            # `migrate` re-reads the record inside the transaction (another process may have
+            # migrated meanwhile).
+            if pending_names(recorded):
+                with store.transaction():
+                    migrate(store.db, path=path)
         except sqlite3.DatabaseError as error:
             conn.close()
             message = str(error)

@@ -20,6 +20,7 @@ from typing import Any
 from ..ids import new_id, timestamp_from_epoch, utc_now
 from ..models import Session, StoredMessage
 from ..sessions import derive_title
+from ..values import encodable
 from .limits import DEFAULT_LIMITS, ImportLimits
 from .records import Record, bounded, checked_text, label, optional, require
 
@@ -94,7 +95,7 @@ def _short(value: Any, limits: ImportLimits) -> str | None:
     """An informative string (an id, a model name), or None when it is absent, odd or too long."""
     if not isinstance(value, str) or not value or len(value) > min(limits.max_text_chars, 1000):
         return None
-    return checked_text(value, "", "", limits)
+    return encodable(value)
 
 
 def _conversation(raw: Any, where: str, limits: ImportLimits) -> Record | None:

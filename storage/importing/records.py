@@ -121,7 +121,7 @@ def _copy(value: Any, where: str, what: str, limits: ImportLimits, depth: int) -
 
 def label(value: Any) -> str:
     """Return a name from a file (a node id) as is when short and printable, else shown()."""
-    if isinstance(value, str) and value and len(value) <= 60 and value.isprintable():
+    if isinstance(value, str) and 0 < len(value) <= 60 and value.isprintable() and " " not in value:
         return value
     return shown(value)
 

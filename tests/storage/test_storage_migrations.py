@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlite_utils import Database
 
-from storage import Store
+from storage import NewerDatabaseError, StorageError, Store
 from storage.migrations import MIGRATIONS, migrate, pending
 
 
@@ -83,3 +84,56 @@ def test_upgrade_from_first_schema_keeps_every_row(tmp_path: Path) -> None:
         added = store.add_message("s1", "user", "and a pelican crossing?")
         assert added.position == 2
         assert store.get_session("s2").title == ""
+
+
+def _record_future_migration(path: Path, *names: str) -> None:
+    with Store.open(path) as store:
+        store.add_message(store.create_session(title="mine").id, "user", "kept")
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO _migrations (name, applied_at) VALUES (?, '2030-01-01T00:00:00.000000Z')",
+            [(name,) for name in names],
+        )
+    conn.close()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_database_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    _record_future_migration(path, "m004_x")
+    before = _files(tmp_path)
+    with pytest.raises(NewerDatabaseError) as caught:
+        Store.open(path)
+    message = str(caught.value)
+    assert message == (
+        f"profile database {path} was written by a newer talu-chat "
+        "(unknown migration m004_x); upgrade talu-chat to open it"
+    )
+    assert isinstance(caught.value, StorageError)
+    assert _files(tmp_path) == before  # not a byte written, no journal left behind
+
+
+def test_many_unknown_migrations_are_summarised(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    _record_future_migration(path, "m007_z", "m004_x", "m005_\x1b[31mred", "m006_y")
+    with pytest.raises(NewerDatabaseError) as caught:
+        Store.open(path)
+    message = str(caught.value)
+    assert "unknown migrations m004_x, 'm005_\\x1b[31mred', m006_y, ..." in message
+    assert message.isprintable()
+
+
+def test_migrate_itself_refuses_an_unknown_migration(tmp_path: Path) -> None:
+    # Another process could record a newer migration between the check at open and migrate.
+    db = Database(sqlite3.connect(tmp_path / "raw.db", isolation_level=None))
+    db.conn.execute("BEGIN")
+    migrate(db)
+    db.execute("INSERT INTO _migrations (name, applied_at) VALUES ('m999_later', 'now')")
+    with pytest.raises(NewerDatabaseError, match="m999_later"):
+        migrate(db)
+    db.conn.execute("ROLLBACK")
+    db.close()
