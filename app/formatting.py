@@ -14,6 +14,7 @@ def answer_facts(message: StoredMessage) -> list[str]:
         parts.append(f"{message.tokens_per_s:.0f} tok/s")
     if message.completion_tokens is not None:
         parts.append(f"{message.completion_tokens} tokens")
+    parts += energy_facts(message)
     if message.status == "streaming":
         parts.append("streaming…")
     elif message.status in ("cancelled", "interrupted", "error"):
@@ -21,3 +22,15 @@ def answer_facts(message: StoredMessage) -> list[str]:
     elif message.finish_reason == "length":
         parts.append("cut at max tokens")
     return parts
+
+
+def energy_facts(message: StoredMessage) -> list[str]:
+    """`2.4 J` and `13 tok/J` where joules were counted; else the CPU time, said as such."""
+    if message.energy_j is not None:
+        parts = [f"{message.energy_j:.1f} J"]
+        if message.completion_tokens and message.energy_j > 0:
+            parts.append(f"{message.completion_tokens / message.energy_j:.1f} tok/J")
+        return parts
+    if message.cpu_s is not None and message.backend == "local":
+        return [f"CPU {message.cpu_s:.1f} s"]
+    return []

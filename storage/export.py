@@ -88,7 +88,7 @@ def _message_dict(message: StoredMessage) -> dict[str, object]:
     data = message.as_dict()
     for name in ("prompt_tokens", "completion_tokens"):
         data[name] = storable_count(data[name])
-    for name in ("ttft_s", "total_s", "tokens_per_s"):
+    for name in ("ttft_s", "total_s", "tokens_per_s", "energy_j", "cpu_s"):
         data[name] = storable_seconds(data[name])
     return data
 
@@ -125,6 +125,8 @@ def describe_message(message: StoredMessage) -> list[str]:
         parts.append(f"{message.total_s:.1f} s")
     if message.tokens_per_s is not None:
         parts.append(f"{message.tokens_per_s:.0f} tok/s")
+    if message.energy_j is not None:
+        parts.append(f"{message.energy_j:.1f} J")
     if message.status != "complete":
         parts.append(message.status)
     return parts

@@ -34,6 +34,9 @@ _PLAIN_UPDATES = (
     "ttft_s",
     "total_s",
     "tokens_per_s",
+    "energy_j",
+    "energy_source",
+    "cpu_s",
     "error",
     "model_ref",
     "backend",
@@ -43,7 +46,7 @@ _PLAIN_UPDATES = (
 def _storable_update(name: str, value: Any) -> Any:
     if name in ("prompt_tokens", "completion_tokens"):
         return storable_count(value)
-    if name in ("ttft_s", "total_s", "tokens_per_s"):
+    if name in ("ttft_s", "total_s", "tokens_per_s", "energy_j", "cpu_s"):
         return storable_seconds(value)
     return encodable(value) if isinstance(value, str) else value
 
@@ -134,6 +137,9 @@ class MessageOps(SessionOps):
         ttft_s: float | None = None,
         total_s: float | None = None,
         tokens_per_s: float | None = None,
+        energy_j: float | None = None,
+        energy_source: str | None = None,
+        cpu_s: float | None = None,
         error: str | None = None,
         model_ref: str | None = None,
         backend: str | None = None,
@@ -153,6 +159,9 @@ class MessageOps(SessionOps):
             "ttft_s": ttft_s,
             "total_s": total_s,
             "tokens_per_s": tokens_per_s,
+            "energy_j": energy_j,
+            "energy_source": energy_source,
+            "cpu_s": cpu_s,
             "error": error,
             "model_ref": model_ref,
             "backend": backend,

@@ -177,3 +177,10 @@ def m003_full_text_search(db: Database) -> None:
             f"INSERT INTO {fts} (rowid, {column}) VALUES (new.seq, new.{column}); END"
         )
         db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
+
+
+@migration
+def m004_message_energy(db: Database) -> None:
+    messages = db.table("messages")
+    for column, column_type in (("energy_j", float), ("energy_source", str), ("cpu_s", float)):
+        messages.add_column(column, column_type)

@@ -66,6 +66,12 @@ class StoredMessage:
     ttft_s: float | None = None
     total_s: float | None = None
     tokens_per_s: float | None = None
+    energy_j: float | None = None
+    """Joules counted during the answer (see `energy_source`), where a counter was readable."""
+    energy_source: str | None = None
+    """What `energy_j` counts (e.g. "RAPL (whole CPU package)")."""
+    cpu_s: float | None = None
+    """CPU seconds the answering process used during the answer."""
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -148,7 +154,7 @@ def message_from_row(row: Sequence[Any]) -> StoredMessage:
 
 
 _COUNT_FIELDS = frozenset({"prompt_tokens", "completion_tokens"})
-_SECONDS_FIELDS = frozenset({"ttft_s", "total_s", "tokens_per_s"})
+_SECONDS_FIELDS = frozenset({"ttft_s", "total_s", "tokens_per_s", "energy_j", "cpu_s"})
 
 
 def _storable(name: str, value: Any) -> Any:

@@ -114,6 +114,9 @@ def _message(
         ttft_s=seconds(raw.get("ttft_s"), where, "'ttft_s'"),
         total_s=seconds(raw.get("total_s"), where, "'total_s'"),
         tokens_per_s=seconds(raw.get("tokens_per_s"), where, "'tokens_per_s'"),
+        energy_j=seconds(raw.get("energy_j"), where, "'energy_j'"),
+        energy_source=field("energy_source"),
+        cpu_s=seconds(raw.get("cpu_s"), where, "'cpu_s'"),
         error=field("error"),
         metadata={} if metadata is None else plain_json(metadata, where, "'metadata'", limits),
     )

@@ -139,3 +139,19 @@ def test_export_then_import_through_the_service(service: ConversationService,
     imported = service.import_records(read_import_file(path))
     assert len(imported) == 1 and imported[0].id != sid
     assert imported[0].title == session.title
+
+
+async def test_a_turn_stores_its_cpu_time_and_exports_it(service: ConversationService,
+                                                         tmp_path: Path) -> None:
+    sid = service.new_session().id
+    async for _ in service.send(sid, "measure me").events():
+        pass
+    answer = service.messages(sid)[-1]
+    assert answer.cpu_s is not None and answer.cpu_s >= 0
+    assert answer.energy_j is None  # a scripted (not local) model: no joules are claimed
+    path = tmp_path / "e.json"
+    service.export([sid], "json", path)
+    exported = json.loads(path.read_text())["sessions"][0]["messages"][-1]
+    assert exported["cpu_s"] == answer.cpu_s and exported["energy_j"] is None
+    copy = service.import_records(read_import_file(path))[0]
+    assert service.messages(copy.id)[-1].cpu_s == answer.cpu_s
