@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -48,6 +48,25 @@ class _OpenAIEnvironment(PydanticBaseSettingsSource):
         return {"openai": section} if section else {}
 
 
+class ImportSettings(BaseModel):
+    """Bounds an import file must stay within; beyond one, the import is refused whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_mb: int = Field(200, ge=1)
+    """Largest import file (a .json, or a ChatGPT export zip as a whole), in MiB."""
+    max_uncompressed_mb: int = Field(200, ge=1)
+    """Largest conversations.json inflated out of a zip, in MiB (inflating stops beyond it)."""
+    max_depth: int = Field(200, ge=1, le=500)
+    """Deepest nesting of JSON arrays and objects."""
+    max_sessions: int = Field(100_000, ge=1)
+    """Most sessions (ChatGPT conversations) in one file."""
+    max_messages: int = Field(100_000, ge=1)
+    """Most messages in one session."""
+    max_text_chars: int = Field(50_000_000, ge=1)
+    """Longest text of one field (a message, a title…), in characters."""
+
+
 class Settings(BaseSettings):
     """talu-chat's settings."""
 
@@ -71,6 +90,8 @@ class Settings(BaseSettings):
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
     hooks: list[str] = Field(default_factory=list)
     """Extra engine hooks, as "module:HookClass"."""
+    imports: ImportSettings = Field(default_factory=lambda: ImportSettings())
+    """How much an import file may hold (`talu-chat import`)."""
 
     @field_validator("data_dir", mode="before")
     @classmethod

@@ -70,7 +70,7 @@ def import_(path: str, fmt: str | None, as_json: bool, profile: str | None) -> N
     from ..service import read_import_file
 
     # The file is read and checked before the profile is opened: a bad file creates none.
-    records = read_import_file(Path(path).expanduser(), fmt)
+    records = read_import_file(Path(path).expanduser(), fmt, app_context(profile).settings)
     service = open_service(profile, create=True)
     assert service is not None
     imported = service.import_records(records)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage import (
+    ImportLimits,
     Record,
     SearchHit,
     Session,
@@ -80,9 +81,19 @@ def profile_names(settings: Settings) -> list[str]:
     return list_profiles(settings.resolved_data_dir())
 
 
-def read_import_file(path: Path, fmt: str | None = None) -> list[Record]:
-    """Read and check an import file before any profile is opened (a bad file creates none)."""
-    return read_import(path, fmt)
+def read_import_file(path: Path, fmt: str | None = None,
+                     settings: Settings | None = None) -> list[Record]:
+    """Read and check an import file, within the settings' import limits, before any profile
+    is opened (a bad file creates none)."""
+    if settings is None:
+        return read_import(path, fmt)
+    limits = settings.imports
+    mib = 1024 * 1024
+    return read_import(path, fmt, ImportLimits(
+        max_file_bytes=limits.max_file_mb * mib,
+        max_uncompressed_bytes=limits.max_uncompressed_mb * mib, max_depth=limits.max_depth,
+        max_sessions=limits.max_sessions, max_messages=limits.max_messages,
+        max_text_chars=limits.max_text_chars))
 
 
 def export_filename(session: Session, fmt: str) -> str:

@@ -268,3 +268,12 @@ def test_any_event_stream_ends_the_turn_cleanly(openai_peer: OpenAIServer,
     assert new[1].status in ("complete", "error")
     new[1].content.encode("utf-8")  # storable and printable: no lone surrogate
     assert out.code == (0 if new[1].status == "complete" else 3)
+
+
+def test_the_import_limits_come_from_the_settings(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"format": "talu-chat", "version": 1, "sessions": ' + "[" * 50 + "]" * 50
+                    + "}")
+    line = run("import", str(path), env={"TALU_CHAT_IMPORTS__MAX_DEPTH": "20"}).error_line(2)
+    assert "max_depth" in line and str(path) in line
+    assert not (Path(os.environ["TALU_CHAT_DATA_DIR"]) / "profiles").exists()
