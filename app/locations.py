@@ -32,6 +32,11 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def kv_cache_dir(data_dir: Path) -> Path:
+    """Saved model states of conversations (a cache: `talu-chat cache clear` empties it)."""
+    return data_dir / "kv-cache"
+
+
 def log_file() -> Path:
     """The application log (hook failures, backend details)."""
     return Path(platformdirs.user_log_dir(APP_NAME)) / "talu-chat.log"

@@ -114,7 +114,11 @@ class Settings(BaseSettings):
 
     def engine_config(self) -> EngineConfig:
         """The part of the settings the engine needs."""
-        return EngineConfig(local=self.local, openai=self.openai, endpoints=self.endpoints,
+        local = self.local
+        if local.kv_cache_dir is None:
+            local = local.model_copy(
+                update={"kv_cache_dir": locations.kv_cache_dir(self.resolved_data_dir())})
+        return EngineConfig(local=local, openai=self.openai, endpoints=self.endpoints,
                             hooks=self.hooks)
 
     def resolved_data_dir(self) -> Path:

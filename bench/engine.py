@@ -1,5 +1,6 @@
 """Engine benchmark: decode speed and time to first token of talu-chat's engine against a raw
-llama-cpp-python loop on the same GGUF file and threads, and TTFT by turn over a 10-turn chat.
+llama-cpp-python loop on the same GGUF file and threads, and TTFT by turn over a 10-turn chat;
+then TTFT of a session's first turn after a restart, from its saved KV state (bench/kv_resume.py).
 
 Prints medians; ratios compare against the raw loop measured in this same run. Each side runs
 in its own child process, alternating, because llama.cpp's OpenMP thread teams slow each other
@@ -7,6 +8,10 @@ down when two threads of one process decode in turn (the app only ever decodes o
 thread). Not a pass/fail test.
 
     .venv/bin/python bench/engine.py [--model PATH] [--rounds 3] [--reps 3] [--tokens 128]
+                                     [--resume-rounds 3] [--history-tokens 2000]
+
+With --busy N[,N…] and/or --pair, only the thread-policy sections run instead (bench/threads.py:
+every policy against the raw loop beside N busy processes; two processes decoding at once).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import kv_resume
+from bench import threads as thread_sections
 from engine import Engine, EngineConfig, LocalConfig, Message
 from engine.config import available_cores
 from engine.refs import bundled_model_path
@@ -137,11 +144,17 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=available_cores())
+    kv_resume.add_arguments(parser)
+    thread_sections.add_arguments(parser)
     parser.add_argument("--worker", choices=["raw", "engine", "turns"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         work = {"raw": worker_raw, "engine": worker_engine, "turns": worker_turns}
         print(json.dumps(work[args.worker](args)))
+        return
+    if args.busy is not None or args.pair:
+        thread_sections.run_sections(args)
+        print("\nreproduce: .venv/bin/python bench/engine.py " + " ".join(sys.argv[1:]))
         return
 
     print(f"model {args.model.name}, n_ctx {args.n_ctx}, threads {args.threads}, "
@@ -168,6 +181,8 @@ def main() -> None:
     for row in rows:
         print(f"{row['turn']:4d} {row['prompt']:10d} {row['warm'] * 1000:10.1f} "
               f"{row['cold'] * 1000:9.1f} {row['warm'] / row['cold']:6.2f}")
+    if args.resume_rounds:
+        kv_resume.run_section(args)
     print("\nreproduce: .venv/bin/python bench/engine.py " + " ".join(sys.argv[1:]))
 
 

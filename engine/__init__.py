@@ -1,36 +1,63 @@
 """talu-chat's inference engine: one streaming contract over local GGUF and OpenAI-compatible
-servers, with model references, discovery and hooks."""
+servers, with model references, discovery and hooks.
 
-from .backend import Backend
-from .client import Engine, TurnStream
-from .config import EndpointConfig, EngineConfig, LocalConfig
-from .errors import (
-    AuthError,
-    BackendTimeout,
-    BackendUnavailable,
-    ConfigError,
-    ContextOverflow,
-    EngineError,
-    MalformedResponse,
-    ModelFileError,
-    ModelNotFound,
-    ModelReferenceError,
-    RateLimited,
-    ServerError,
-    StreamInterrupted,
-)
-from .hooks import Hook, Turn
-from .refs import DEFAULT_MODEL_REF, ResolvedModel
-from .registry import register_backend
-from .types import (
-    Capabilities,
-    Chunk,
-    GenerationConfig,
-    Message,
-    Metrics,
-    ModelInfo,
-    Usage,
-)
+The public names below are imported on first use (module `__getattr__`), so that
+`from engine.config import …` or `from engine import GenerationConfig` loads only the
+module that defines it, not the client, hooks and backends: start-up stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backend import Backend
+    from .client import Engine, TurnStream
+    from .config import EndpointConfig, EngineConfig, LocalConfig
+    from .errors import (
+        AuthError,
+        BackendTimeout,
+        BackendUnavailable,
+        ConfigError,
+        ContextOverflow,
+        EngineError,
+        MalformedResponse,
+        ModelFileError,
+        ModelNotFound,
+        ModelReferenceError,
+        RateLimited,
+        ServerError,
+        StreamInterrupted,
+    )
+    from .hooks import Hook, Turn
+    from .refs import DEFAULT_MODEL_REF, ResolvedModel
+    from .registry import register_backend
+    from .types import (
+        Capabilities,
+        Chunk,
+        GenerationConfig,
+        Message,
+        Metrics,
+        ModelInfo,
+        Usage,
+    )
+
+#: Public name -> the submodule that defines it (keep in step with the imports above).
+_EXPORTS: dict[str, str] = {
+    "Backend": "backend",
+    "Engine": "client", "TurnStream": "client",
+    "EndpointConfig": "config", "EngineConfig": "config", "LocalConfig": "config",
+    **dict.fromkeys(
+        ("AuthError", "BackendTimeout", "BackendUnavailable", "ConfigError", "ContextOverflow",
+         "EngineError", "MalformedResponse", "ModelFileError", "ModelNotFound",
+         "ModelReferenceError", "RateLimited", "ServerError", "StreamInterrupted"), "errors"),
+    "Hook": "hooks", "Turn": "hooks",
+    "DEFAULT_MODEL_REF": "refs", "ResolvedModel": "refs",
+    "register_backend": "registry",
+    **dict.fromkeys(("Capabilities", "Chunk", "GenerationConfig", "Message", "Metrics",
+                     "ModelInfo", "Usage"), "types"),
+}
 
 __all__ = [
     "DEFAULT_MODEL_REF", "AuthError", "Backend", "BackendTimeout", "BackendUnavailable",
@@ -40,3 +67,17 @@ __all__ = [
     "RateLimited", "ResolvedModel", "ServerError", "StreamInterrupted", "Turn", "TurnStream",
     "Usage", "register_backend",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (then it is a plain module attribute)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -18,6 +18,10 @@ class Backend(ABC):
     """
 
     name: ClassVar[str]
+    keeps_state: ClassVar[bool] = False
+    """Whether `stream` also takes `cache_key=`: an opaque name of the conversation under
+    which the backend may keep the model's state between turns and processes (removed with
+    `Engine.forget`). Backends without it are called with the three arguments only."""
 
     @abstractmethod
     def stream(

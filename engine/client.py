@@ -25,6 +25,7 @@ from .hooks import HookRunner, MetricsHook, Turn, discover_hooks
 from .redact import Redactor, safe_url
 from .refs import ResolvedModel, resolve
 from .registry import backend_class, backend_names
+from .state_cache import CacheUsage, StateCache
 from .types import Chunk, FinishReason, GenerationConfig, Message, ModelInfo, Usage
 from .untrusted import MAX_ANSWER_CHARS, checked_usage, clean_text
 
@@ -46,8 +47,10 @@ class TurnStream:
     """
 
     def __init__(self, engine: Engine, ref: str, messages: Sequence[Message],
-                 config: GenerationConfig, hooks: Iterable[Any]) -> None:
+                 config: GenerationConfig, hooks: Iterable[Any],
+                 cache_key: str | None = None) -> None:
         self._engine = engine
+        self._cache_key = cache_key
         self._ref = ref
         self._messages = list(messages)
         self._config = config
@@ -73,7 +76,11 @@ class TurnStream:
                 self._loop.call_soon_threadsafe(self._producer.cancel)
 
     async def _produce(self, backend: Backend, model: str) -> None:
-        agen = backend.stream(model, self._messages, self._config)
+        # Only a backend that keeps state takes the key: the contract's three arguments
+        # stay enough for every other backend.
+        extra = ({"cache_key": self._cache_key}
+                 if self._cache_key is not None and backend.keeps_state else {})
+        agen = backend.stream(model, self._messages, self._config, **extra)
         try:
             async for chunk in agen:
                 await self._queue.put(chunk)
@@ -179,6 +186,7 @@ class Engine:
         """Times, token rates and energy of every turn (one meter for the engine's life)."""
         """Removes the configured secrets from a text (errors, logs)."""
         self._sync_loop: asyncio.AbstractEventLoop | None = None
+        self._states: StateCache | None = None
 
     def resolve(self, ref: str) -> ResolvedModel:
         """What `ref` names; raises ModelReferenceError with close matches."""
@@ -194,7 +202,7 @@ class Engine:
             if resolved.backend == "local":
                 from .local import LocalBackend
 
-                backend = LocalBackend(self.config.local)
+                backend = LocalBackend(self.config.local, states=self.states)
             elif resolved.backend == "openai":
                 endpoint = resolved.endpoint or "openai"
                 cfg = (self.config.openai if endpoint == "openai"
@@ -210,19 +218,24 @@ class Engine:
 
     def stream(self, ref: str, messages: Sequence[Message],
                config: GenerationConfig | dict[str, Any] | None = None,
-               hooks: Iterable[Any] = ()) -> TurnStream:
-        """Stream the answer of model `ref` to `messages` (async iterator of chunks)."""
+               hooks: Iterable[Any] = (), *, cache_key: str | None = None) -> TurnStream:
+        """Stream the answer of model `ref` to `messages` (async iterator of chunks).
+
+        `cache_key` names the conversation (any stable string, e.g. a session id): a local
+        model saves its state under it after the turn and reuses it in a later process.
+        """
         if not isinstance(config, GenerationConfig):
             config = GenerationConfig(**(config or {}))
-        return TurnStream(self, ref, messages, config, hooks)
+        return TurnStream(self, ref, messages, config, hooks, cache_key)
 
     def stream_sync(self, ref: str, messages: Sequence[Message],
                     config: GenerationConfig | dict[str, Any] | None = None,
-                    hooks: Iterable[Any] = ()) -> Iterator[Chunk]:
+                    hooks: Iterable[Any] = (), *,
+                    cache_key: str | None = None) -> Iterator[Chunk]:
         """`stream` for synchronous code; runs on the engine's own event loop."""
         loop = self._sync_loop or asyncio.new_event_loop()
         self._sync_loop = loop
-        turn = self.stream(ref, messages, config, hooks)
+        turn = self.stream(ref, messages, config, hooks, cache_key=cache_key)
         try:
             while True:
                 try:
@@ -231,6 +244,25 @@ class Engine:
                     return
         finally:
             loop.run_until_complete(turn.aclose())
+
+    @property
+    def states(self) -> StateCache:
+        """The saved model states of conversations (`local.kv_cache_dir`, `kv_cache_mb`)."""
+        if self._states is None:
+            self._states = StateCache.from_config(self.config.local)
+        return self._states
+
+    def forget(self, cache_key: str) -> int:
+        """Remove every saved model state of the conversation `cache_key`; how many went."""
+        return self.states.forget(cache_key)
+
+    def state_cache(self) -> CacheUsage:
+        """The saved model states: folder, cap, files (most recently used first), total."""
+        return self.states.usage()
+
+    def clear_state_cache(self) -> tuple[int, int]:
+        """Remove every saved model state; (files, bytes) removed."""
+        return self.states.clear()
 
     async def prepare(self, ref: str) -> ResolvedModel:
         """Load or warm up the model `ref` names."""
@@ -260,6 +292,8 @@ class Engine:
 
     def plan(self, ref: str) -> dict[str, Any]:
         """What `ref` resolves to and how it would run, without loading anything."""
+        from .threads import describe as describe_threads
+
         resolved = self.resolve(ref)
         plan: dict[str, Any] = {"ref": resolved.ref, "backend": resolved.backend,
                                 "model": resolved.model}
@@ -274,7 +308,8 @@ class Engine:
                 "quantization": info.quantization,
                 "context_trained": info.context_length,
                 "context": min(local.n_ctx, info.context_length or local.n_ctx),
-                "threads": local.threads(),
+                **describe_threads(local.n_threads, local.adaptive_threads,
+                                   local.shared_cores, local.wait_policy),
                 "n_gpu_layers": local.n_gpu_layers,
                 "use_mmap": local.use_mmap,
                 "chat_template": "GGUF metadata" if info.chat_template else "ChatML fallback",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -31,7 +32,17 @@ class LocalConfig(BaseModel):
     n_ctx: int = Field(4096, ge=256)
     """Context length in tokens; capped at what the model was trained for."""
     n_threads: int | None = Field(None, ge=1)
-    """Decode threads; default: every core this process may use."""
+    """Most decode threads; default: every core this process may use."""
+    adaptive_threads: bool = True
+    """Decode with fewer threads while other processes keep cores busy (measured between
+    tokens) and with all of them again once they stop; off: always n_threads."""
+    wait_policy: Literal["auto", "passive", "active"] = "auto"
+    """How llama.cpp's threads wait for each other: auto = OpenMP's default (spin briefly,
+    then sleep; the fastest measured), passive = sleep at once, active = spin. A set
+    OMP_WAIT_POLICY or GOMP_SPINCOUNT variable wins."""
+    shared_cores: int | None = Field(None, ge=0)
+    """Cores shared by the local decodes of all your talu-chat processes, one per decode
+    thread (a decode waits while none is free); default: the machine's; 0: no sharing."""
     n_batch: int = Field(512, ge=8)
     """Prompt-processing batch size."""
     n_gpu_layers: int = 0
@@ -42,6 +53,11 @@ class LocalConfig(BaseModel):
     """Local models kept loaded at once; the least recently used is unloaded first."""
     aliases: dict[str, str] = Field(default_factory=dict)
     """Short names for model files, e.g. {"qwen": "~/models/qwen2.5-0.5b-q4.gguf"}."""
+    kv_cache_dir: Path | None = None
+    """Where each conversation's model state is saved, so its first turn after a restart
+    skips re-reading the history; the app's default: <data dir>/kv-cache (None: not saved)."""
+    kv_cache_mb: int = Field(1024, ge=0)
+    """Disk space for saved model states, in MiB; the least recently used go first (0: off)."""
 
     def threads(self) -> int:
         return self.n_threads or available_cores()

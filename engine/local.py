@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import kv_state
 from .backend import Backend
 from .config import LocalConfig
 from .errors import ContextOverflow, EngineError, ModelFileError
 from .gguf import GGUFInfo, read_gguf
 from .refs import discover_local
+from .state_cache import StateCache
+from .threads import ThreadPolicy
 from .types import (
     Capabilities,
     Chunk,
@@ -58,6 +61,8 @@ class LoadedModel:
     load_s: float
     lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    """What a saved state of this model must match (engine.kv_state.model_fingerprint)."""
 
     def render(self, messages: Sequence[Message]) -> tuple[list[int], list[str]]:
         """The prompt tokens for `messages` and the template's stop strings."""
@@ -144,7 +149,15 @@ class ModelPool:
         template = info.chat_template or CHATML_TEMPLATE
         formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
                                         stop_token_ids=[eos_id])
-        return LoadedModel(path, info, llm, formatter, n_ctx, time.perf_counter() - started)
+        return LoadedModel(path, info, llm, formatter, n_ctx, time.perf_counter() - started,
+                           fingerprint=kv_state.model_fingerprint(path, n_ctx, template))
+
+
+def set_threads(llm: Any, threads: int) -> None:
+    """Make the next llama.cpp evaluations of `llm` use `threads` threads."""
+    import llama_cpp
+
+    llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
 
 
 def fit_context(
@@ -182,17 +195,27 @@ class LocalBackend(Backend):
 
     name = "local"
 
-    def __init__(self, config: LocalConfig | None = None) -> None:
+    keeps_state = True
+
+    def __init__(self, config: LocalConfig | None = None,
+                 states: StateCache | None = None) -> None:
         self.config = config or LocalConfig()
         self.pool = ModelPool(self.config)
+        self.states = states or StateCache.from_config(self.config)
+        """Saved model states by conversation (`cache_key`), shared with the Engine."""
+        cfg = self.config  # before llama.cpp loads: the wait policy is read when it does
+        self.threads = ThreadPolicy.from_config(cfg.n_threads, cfg.adaptive_threads,
+                                                cfg.shared_cores, cfg.wait_policy)
+        """How many threads each decode uses (engine.threads), shared cores included."""
 
     def _generate(
         self, path: Path, messages: Sequence[Message], config: GenerationConfig,
-        cancel: threading.Event,
+        cancel: threading.Event, cache_key: str | None = None,
     ) -> Iterator[Chunk]:
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
         model = self.pool.acquire(path)
+        threads = self.threads.decode(lambda n: set_threads(model.llm, n))
         try:
             with model.lock:
                 reserve = min(config.max_tokens or MIN_ANSWER_TOKENS, model.n_ctx // 2)
@@ -200,12 +223,23 @@ class LocalBackend(Backend):
                 if dropped:
                     yield Chunk(notice=f"{dropped} oldest messages were left out to fit the "
                                        f"model's {model.n_ctx}-token context")
+                for notice in threads.begin(cancel):  # cores shared with other processes
+                    yield Chunk(notice=notice)
+                if cancel.is_set():  # cancelled while waiting for a core
+                    yield Chunk(done=True, finish_reason="cancelled", usage=Usage(len(prompt), 0))
+                    return
+                if cache_key is not None:
+                    self._restore_state(model, cache_key, prompt)
                 sampled = 0
 
                 def count(_ids: Any, scores: Any) -> Any:
                     nonlocal sampled
                     sampled += 1
                     return scores
+
+                def stop() -> bool:
+                    threads.tick()  # between two tokens: where the thread count may change
+                    return cancel.is_set()
 
                 room = model.n_ctx - len(prompt)
                 params: dict[str, Any] = {
@@ -214,7 +248,7 @@ class LocalBackend(Backend):
                     "stream": True,
                     "seed": config.seed,
                     "logits_processor": LogitsProcessorList([count]),
-                    "stopping_criteria": StoppingCriteriaList([lambda _i, _s: cancel.is_set()]),
+                    "stopping_criteria": StoppingCriteriaList([lambda _i, _s: stop()]),
                 }
                 for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"),
                                      ("top_k", "top_k"), ("frequency_penalty", "frequency_penalty"),
@@ -240,11 +274,30 @@ class LocalBackend(Backend):
                     finish = "cancelled"
                 yield Chunk(done=True, finish_reason=finish if finish in ("stop", "length",
                             "cancelled") else "stop", usage=Usage(len(prompt), sampled))
+                if cache_key is not None:  # after the answer is out, still holding the model
+                    self._save_state(model, cache_key)
         finally:
+            threads.end()
             self.pool.release(model)
 
+    def _restore_state(self, model: LoadedModel, cache_key: str, prompt: list[int]) -> None:
+        """Load the conversation's saved state if it covers more of `prompt` than memory."""
+        try:
+            kv_state.restore(model.llm, self.states, cache_key, model.fingerprint, prompt)
+        except Exception:  # a cache must never fail a turn: evaluate the prompt in full
+            log.exception("loading the saved model state failed")
+            model.llm.reset()
+
+    def _save_state(self, model: LoadedModel, cache_key: str) -> None:
+        """Save what the model's context holds now as the conversation's state."""
+        try:
+            kv_state.save(model.llm, self.states, cache_key, model.fingerprint, model.path.name)
+        except Exception:  # a cache must never fail a turn
+            log.exception("saving the model state failed")
+
     async def stream(
-        self, model: str, messages: Sequence[Message], config: GenerationConfig
+        self, model: str, messages: Sequence[Message], config: GenerationConfig,
+        *, cache_key: str | None = None,
     ) -> AsyncIterator[Chunk]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -256,7 +309,7 @@ class LocalBackend(Backend):
 
         def work() -> None:
             try:
-                for chunk in self._generate(Path(model), messages, config, cancel):
+                for chunk in self._generate(Path(model), messages, config, cancel, cache_key):
                     put(chunk)
             except EngineError as exc:
                 put(exc)
@@ -314,15 +367,22 @@ class LocalBackend(Backend):
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
 
         read_gguf(path)
-        # mean pooling: one vector per text, also for chat models that declare no pooling
-        llm = Llama(model_path=str(path), embedding=True, n_ctx=self.config.n_ctx,
-                    n_threads=self.config.threads(), pooling_type=LLAMA_POOLING_TYPE_MEAN,
-                    verbose=False)
+        threads = self.threads.decode(lambda n: None)  # the count goes to the new context
+        for _notice in threads.begin(threading.Event()):  # embedding waits its turn too
+            pass
         try:
-            vectors = llm.embed(texts)
+            # mean pooling: one vector per text, also for chat models that declare no pooling
+            llm = Llama(model_path=str(path), embedding=True, n_ctx=self.config.n_ctx,
+                        n_threads=threads.threads, n_threads_batch=threads.threads,
+                        pooling_type=LLAMA_POOLING_TYPE_MEAN, verbose=False)
+            try:
+                vectors = llm.embed(texts)
+            finally:
+                llm.close()
         finally:
-            llm.close()
+            threads.end()
         return [list(map(float, v)) for v in vectors]
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.pool.close)
+        self.threads.close()

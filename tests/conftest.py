@@ -42,6 +42,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    # Local decodes share cores through lock files there: a test's are its own.
+    monkeypatch.setenv("TALU_CHAT_RUNTIME_DIR", str(home / "runtime"))
     return home
 
 

@@ -22,6 +22,8 @@ from .options import TEXT
 COMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("ask:ask", "Ask one question and stream the answer (reads stdin when PROMPT is "
                        "'-' or absent)."),
+    "cache": ("cache:cache", "Show or clear the saved model states that let sessions resume "
+                             "fast after a restart."),
     "export": ("transfer:export", "Export sessions (IDs, or --all) to standard output or to a "
                                   "file."),
     "import": ("transfer:import_", "Import the sessions of a file into the profile: all of "

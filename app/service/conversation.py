@@ -245,12 +245,19 @@ class ConversationService:
         return self.mark(session_id, off_verb if current == marker else on_verb)
 
     def purge(self, session_id: str, *, force: bool = False) -> None:
-        """Remove a trashed session for good (any session with `force`)."""
+        """Remove a trashed session for good (any session with `force`), with its saved
+        model states (they hold the conversation)."""
         self.store.purge(session_id, force=force)
+        self.engine.forget(session_id)
 
     def purge_trash(self) -> int:
-        """Purge every session in the trash; return how many went."""
-        return self.store.purge_trash()
+        """Purge every session in the trash, with their saved model states; how many went."""
+        trashed = [s.id for s in self.store.list_sessions("deleted")]
+        count = self.store.purge_trash()
+        for session_id in trashed:
+            if not self.store.session_exists(session_id):
+                self.engine.forget(session_id)
+        return count
 
     # messages and forks -------------------------------------------------------------------
 

@@ -15,10 +15,12 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine import Chunk, Message, TurnStream
+from engine import Chunk, Message
 from storage import Session, StoredMessage
 
 if TYPE_CHECKING:
+    from engine import TurnStream
+
     from .conversation import ConversationService
 
 FLUSH_INTERVAL_S = 0.25
@@ -105,7 +107,9 @@ class TurnRun:
             model_ref=ref)
         yield TurnStarted(self.user, self.assistant)
 
-        stream = self.service.engine.stream(ref, backend_messages(session, history), config)
+        # The session id names the conversation's saved model state (local models).
+        stream = self.service.engine.stream(ref, backend_messages(session, history), config,
+                                            cache_key=self.session_id)
         self._stream = stream
         if self._cancelled:
             stream.cancel()

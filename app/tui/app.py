@@ -13,7 +13,6 @@ from textual.notifications import SeverityLevel
 from themes import TALU_THEMES, TCSS_PATH, load_user_themes
 
 from .. import locations
-from ..config_file import set_config_value
 from ..context import AppContext
 from ..sanitize import visible_controls, visible_line
 from ..service import ConversationService, profile_names
@@ -24,6 +23,8 @@ from .screens.profiles import ProfileSwitcher
 
 def save_theme_setting(path: Path, theme: str) -> None:
     """Set the top-level `theme` key of the config file, keeping everything else as written."""
+    from ..config_file import set_config_value  # tomlkit: only when a theme is saved
+
     set_config_value(path, "theme", theme)
 
 
@@ -71,6 +72,14 @@ class TaluApp(App[None]):
             self.notify(f"{self.service.recovered} answers cut off by a crash are marked "
                         "interrupted.", severity="warning")
         self._theme_ready = True
+
+    def on_ready(self) -> None:
+        # Textual renders the first layout inside its start-up batch update, which writes
+        # nothing, yet counts it as painted: the first frame written would hold only what
+        # changed since (the status bar could stay blank until its text changes). Repaint
+        # the whole screen.
+        for widget in self.screen.children:
+            widget.refresh()
 
     def watch_theme(self, theme: str) -> None:
         if self._theme_ready and self.ctx.theme is None:

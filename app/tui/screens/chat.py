@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -129,17 +130,38 @@ class ChatScreen(Screen[None]):
     def _error(self, exc: BaseException) -> None:
         self._say(" ".join(str(exc).split()), "error")
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self.turns = TurnPresenter(self.log_view, self.status, self._say,
                                    lambda: self.session_id, self.refresh_sidebar)
         self.status.profile = self.profile
         self.status.model_ref = self.service.default_model
         self.prompt.focus()
-        recent = await self._db(self.service.most_recent)
-        if recent is not None:
-            await self.open_session(recent.id)
-        else:
-            self.status.check_health(self.service.engine, self.service.default_model)
+        # The first frame waits for no database read: the last session and the sidebar's
+        # sections are read once it is painted.
+        self.call_after_refresh(self.read_most_recent)
+
+    class MostRecentRead(Message):
+        """Start-up read which session to show first (None: the profile has none yet)."""
+
+        def __init__(self, session_id: str | None) -> None:
+            super().__init__()
+            self.session_id = session_id
+
+    @work(thread=True, group="startup")
+    def read_most_recent(self) -> None:
+        """Find the most recent session (on a thread) and hand it to the screen."""
+        recent = self.service.most_recent()
+        self.post_message(self.MostRecentRead(recent.id if recent is not None else None))
+
+    @on(MostRecentRead)
+    async def _show_most_recent(self, event: MostRecentRead) -> None:
+        # Shown by a message handler rather than the worker: a screen that is closing
+        # handles no more messages, so this never runs on half-removed widgets.
+        if self.session_id is None:  # the person may have started one meanwhile
+            if event.session_id is not None:
+                await self.open_session(event.session_id)
+            else:
+                self.status.check_health(self.service.engine, self.service.default_model)
         self.refresh_sidebar()
 
     # sessions -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,7 +14,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine import Engine, EngineError, ModelInfo
+from engine import EngineError
+
+if TYPE_CHECKING:
+    from engine import Engine, ModelInfo
 
 
 def _size(size: int | None) -> str:

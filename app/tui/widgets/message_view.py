@@ -13,7 +13,6 @@ from storage import StoredMessage
 
 from ...formatting import answer_facts
 from ...sanitize import visible_controls
-from .markdown import StreamingMarkdown
 
 #: The most characters a message shows in the chat; the rest stays stored (copy, export and
 #: `sessions show` have all of it). A 10 MB paste would otherwise take the renderer minutes.
@@ -60,6 +59,10 @@ class MessageView(Vertical, can_focus=True):
             self.action = action
 
     def __init__(self, message: StoredMessage) -> None:
+        # Imported with the first message shown: the Markdown stack (markdown-it, Pygments)
+        # is not needed for the chat's first frame.
+        from .markdown import StreamingMarkdown
+
         super().__init__(classes=message.role)
         self.message = message
         self._body = StreamingMarkdown(shown_text(message.content))
