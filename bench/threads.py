@@ -339,9 +339,17 @@ def pair_section(args: argparse.Namespace) -> None:
           "of every pair is in the min)")
 
 
+def _counts(text: str) -> list[int]:
+    """"0,1,2" -> [0, 1, 2]."""
+    try:
+        return [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0,1,2, not {text!r}") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The sections' options (shared with bench/engine.py)."""
-    parser.add_argument("--busy", type=lambda s: [int(n) for n in s.split(",")],
+    parser.add_argument("--busy", type=_counts, metavar="N[,N…]",
                         help="run the thread-policy section with these numbers of busy "
                              "neighbours, e.g. 0,1,2")
     parser.add_argument("--pair", action="store_true",

@@ -105,7 +105,7 @@ class LoadMonitor:
         """A monitor, or None where /proc/stat cannot be read."""
         try:
             return cls(cpus)
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # no /proc/stat, no os.sysconf
             return None
 
     def _read(self) -> tuple[float, int]:
