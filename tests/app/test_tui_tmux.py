@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,16 @@ def test_tui_chat_switch_model_and_export(tmp_path: Path, model_path: Path,
         assert "local::smollm2 · TTFT" in shown or "local::smollm2" in pane.text()
         pane.keys("F5")
         pane.wait_for("Export this session")
-        pane.wait_for("name-a-colour")  # the suggested path is in the box: typing goes there
-        for key in ("C-u", "chat.md", "Enter"):  # one burst would reach the app as one read
-            pane.keys(key)
+        pane.wait_for("name-a-colour")  # the suggested path is in the box
+        # Each step waits for its effect, so a loaded machine cannot send keys ahead of the
+        # dialog's focus (Ctrl+U clears the path box only once it has the focus).
+        deadline = time.monotonic() + 90
+        while "name-a-colour" in pane.text() and time.monotonic() < deadline:
+            pane.keys("C-u")
+            time.sleep(0.5)
+        pane.keys("chat.md")
+        pane.wait_for("chat.md")
+        pane.keys("Enter")
         pane.wait_for("Exported to")
         pane.keys("C-q")
         pane.wait_for("TUI-EXITED 0")
