@@ -8,6 +8,7 @@ command asks for (`Action`) is carried out here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from storage import StoredMessage
 from ... import commands
 from ...commands import Action, CommandResult
 from ...sanitize import visible_line
-from ...service import ConversationService, TurnRun, export_stem
+from ...service import ConversationService, SidebarSessions, TurnRun, export_stem
 from ..key_help import key_help
 from ..turns import USER_ERRORS, ActiveTurn, TurnPresenter
 from ..widgets.chat_log import PAGE_SIZE, ChatLog
@@ -166,11 +167,20 @@ class ChatScreen(Screen[None]):
 
     # sessions -----------------------------------------------------------------------------
 
-    @work(exclusive=True, group="sidebar", thread=True)
     def refresh_sidebar(self) -> None:
         """Re-read the sidebar's sections (on a thread) and show them."""
-        data = self.service.sidebar(self.sidebar.filter_text.strip() or None, SIDEBAR_LIMIT)
-        self.app.call_from_thread(self.sidebar.show, data, self.session_id)
+        if self.is_attached:  # widgets are read here, on the event loop, never on the thread
+            self._read_sidebar(self.sidebar.filter_text.strip() or None)
+
+    @work(exclusive=True, group="sidebar", thread=True)
+    def _read_sidebar(self, title_filter: str | None) -> None:
+        data = self.service.sidebar(title_filter, SIDEBAR_LIMIT)
+        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+            self.app.call_from_thread(self._show_sidebar, data)
+
+    def _show_sidebar(self, data: SidebarSessions) -> None:
+        if self.is_attached:
+            self.sidebar.show(data, self.session_id)
 
     async def open_session(self, session_id: str, focus_message: str | None = None) -> None:
         """Show a session: its most recent page of messages (or down to `focus_message`)."""
