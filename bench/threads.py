@@ -6,6 +6,7 @@
                child process (OpenMP reads its environment once per process), the settings
                interleaved round by round; medians (min–max). Each policy is compared with the
                best raw setting of the same condition. Targets: idle ≥ 0.97×, busy ≥ 0.8×.
+               `1@0.5`: one neighbour busy half of every 10 ms (a part-time load).
 --pair         Two engine processes started together on the same prompt: each one's tokens ÷
                wall time from sending, against one process alone. Target: ≥ 0.4× alone.
 
@@ -13,7 +14,7 @@
 another person's tests on a shared machine show up there. Part of bench/engine.py's run (the
 sections run only when asked for); also runs alone:
 
-    .venv/bin/python bench/threads.py --busy 0,1,2 --pair [--rounds 5] [--tokens 64]
+    .venv/bin/python bench/threads.py --busy 0,1,2 --pair [--thread-rounds 5] [--thread-tokens 64]
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ PROMPTS = [
     "Tell a long tale about a clockmaker's apprentice.",
 ]
 BUSY = "while True: pass"
+#: A neighbour busy part of every 10 ms: busy for {busy} s, then asleep for {idle} s.
+PART_TIME = ("import time\nwhile True:\n    t = time.perf_counter()\n"
+             "    while time.perf_counter() - t < {busy}: pass\n    time.sleep({idle})")
 #: talu-chat's policies: LocalConfig fields (the defaults first).
 POLICIES: dict[str, dict[str, Any]] = {
     "adaptive (default)": {},
@@ -237,7 +241,12 @@ def _spread(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
             f"({min(values) * scale:.{digits}f}–{max(values) * scale:.{digits}f})")
 
 
-def busy_section(args: argparse.Namespace, counts: list[int]) -> None:
+def _neighbour(duty: float) -> subprocess.Popen[bytes]:
+    code = BUSY if duty >= 1 else PART_TIME.format(busy=duty / 100, idle=(1 - duty) / 100)
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def busy_section(args: argparse.Namespace, counts: list[tuple[int, float]]) -> None:
     """Every policy and raw setting with 0, 1, 2… busy neighbours; print the tables."""
     cores = available_cores()
     raws = raw_settings(cores)
@@ -248,10 +257,10 @@ def busy_section(args: argparse.Namespace, counts: list[int]) -> None:
     print(f"\n== thread policy under load: {args.thread_rounds} rounds x {args.thread_reps} "
           f"answers x {args.thread_tokens} tokens, {cores} cores, cut at {args.budget:.0f} s; "
           "median (min–max) ==")
-    for count in counts:
+    for count, duty in counts:
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in configs}
         loads: dict[str, list[float]] = {name: [] for name, *_ in configs}
-        neighbours = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(count)]
+        neighbours = [_neighbour(duty) for _ in range(count)]
         try:
             time.sleep(0.5)
             with tempfile.TemporaryDirectory(prefix="talu-threads-bench-") as runtime:
@@ -266,10 +275,10 @@ def busy_section(args: argparse.Namespace, counts: list[int]) -> None:
             for p in neighbours:
                 p.kill()
                 p.wait()
-        _print_busy(count, rows, loads, list(raws))
+        _print_busy(count, duty, rows, loads, list(raws))
 
 
-def _print_busy(count: int, rows: dict[str, list[dict[str, Any]]],
+def _print_busy(count: int, duty: float, rows: dict[str, list[dict[str, Any]]],
                 loads: dict[str, list[float]], raw_names: list[str]) -> None:
     def med(name: str, key: str) -> float:
         return statistics.median(r[key] for r in rows[name])
@@ -277,6 +286,8 @@ def _print_busy(count: int, rows: dict[str, list[dict[str, Any]]],
     best_tps = max(raw_names, key=lambda n: med(n, "tps"))
     best_ttft = min(raw_names, key=lambda n: med(n, "ttft"))
     label = "idle" if count == 0 else f"{count} busy neighbour{'s' * (count > 1)}"
+    if count and duty < 1:
+        label += f", busy {duty:.0%} of the time"
     print(f"\n-- {label}: best raw decode = {best_tps}, best raw TTFT = {best_ttft} --")
     print(f"{'':26} {'decode tok/s':>20} {'x best':>6} {'TTFT ms':>17} {'x best':>6} "
           f"{'threads':>7} {'other load':>10}")
@@ -339,19 +350,21 @@ def pair_section(args: argparse.Namespace) -> None:
           "of every pair is in the min)")
 
 
-def _counts(text: str) -> list[int]:
-    """"0,1,2" -> [0, 1, 2]."""
+def _counts(text: str) -> list[tuple[int, float]]:
+    """"0,1,2,1@0.5" -> [(0, 1.0), (1, 1.0), (2, 1.0), (1, 0.5)]: neighbours, busy fraction."""
     try:
-        return [int(n) for n in text.split(",")]
+        return [(int(n), float(duty or 1)) for n, _, duty in
+                (item.partition("@") for item in text.split(","))]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers like 0,1,2, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected numbers like 0,1,2 or 1@0.5, not {text!r}"
+                                         ) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The sections' options (shared with bench/engine.py)."""
     parser.add_argument("--busy", type=_counts, metavar="N[,N…]",
                         help="run the thread-policy section with these numbers of busy "
-                             "neighbours, e.g. 0,1,2")
+                             "neighbours, e.g. 0,1,2; 1@0.5: one busy half of every 10 ms")
     parser.add_argument("--pair", action="store_true",
                         help="run the two-processes-at-once section")
     parser.add_argument("--thread-rounds", type=int, default=5,
@@ -392,7 +405,7 @@ def main() -> None:
         print(json.dumps(WORKERS[args.worker](args)))
         return
     if args.busy is None and not args.pair:
-        args.busy, args.pair = [0, 1, 2], True
+        args.busy, args.pair = _counts("0,1,2"), True
     run_sections(args)
     print("\nreproduce: .venv/bin/python bench/threads.py " + " ".join(sys.argv[1:]))
 

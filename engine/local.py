@@ -153,11 +153,11 @@ class ModelPool:
                            fingerprint=kv_state.model_fingerprint(path, n_ctx, template))
 
 
-def set_threads(llm: Any, threads: int) -> None:
-    """Make the next llama.cpp evaluations of `llm` use `threads` threads."""
+def set_threads(llm: Any, threads: int, batch: int) -> None:
+    """Make `llm` evaluate one token with `threads` threads and a prompt with `batch`."""
     import llama_cpp
 
-    llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
+    llama_cpp.llama_set_n_threads(llm.ctx, threads, batch)
 
 
 def fit_context(
@@ -215,7 +215,7 @@ class LocalBackend(Backend):
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
         model = self.pool.acquire(path)
-        threads = self.threads.decode(lambda n: set_threads(model.llm, n))
+        threads = self.threads.decode(lambda n, batch: set_threads(model.llm, n, batch))
         try:
             with model.lock:
                 reserve = min(config.max_tokens or MIN_ANSWER_TOKENS, model.n_ctx // 2)
@@ -367,13 +367,13 @@ class LocalBackend(Backend):
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
 
         read_gguf(path)
-        threads = self.threads.decode(lambda n: None)  # the count goes to the new context
+        threads = self.threads.decode(lambda n, batch: None)  # counts go to the new context
         for _notice in threads.begin(threading.Event()):  # embedding waits its turn too
             pass
         try:
             # mean pooling: one vector per text, also for chat models that declare no pooling
             llm = Llama(model_path=str(path), embedding=True, n_ctx=self.config.n_ctx,
-                        n_threads=threads.threads, n_threads_batch=threads.threads,
+                        n_threads=threads.threads, n_threads_batch=threads.batch,
                         pooling_type=LLAMA_POOLING_TYPE_MEAN, verbose=False)
             try:
                 vectors = llm.embed(texts)

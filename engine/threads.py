@@ -1,15 +1,17 @@
 """How many threads llama.cpp decodes with: every core of an idle machine, fewer beside busy ones.
 
 llama.cpp's CPU threads (an OpenMP team) meet at a barrier after every operation of every
-token, so a thread that another process has preempted stalls the whole team: on two cores with
-one busy neighbour, two threads decode 20-70x slower than one (figures in the README,
-Settings). So before a decode, and every CHECK_EVERY_S while it runs, the CPU that other
-processes took is measured (/proc/stat minus this process's own CPU time) and the decode uses
-the threads that fit beside it, stepping back up when the others stop. The cores themselves
-are shared with other talu-chat decodes through `engine.cpu_share`.
+token, so a thread that another process has preempted stalls the whole team: on two cores
+beside one or two busy processes, two threads decode 3-70x slower than one (README, Settings).
+So before a decode, and every CHECK_EVERY_S while it runs, the CPU that other processes took
+from our cores is measured (/proc/stat minus this process's own CPU time) and the answer uses
+the threads that fit beside it, stepping back up when the others stop. The prompt, read in big
+matrix products that wait far less on a preempted thread, keeps more threads beside a
+part-time load. The cores themselves are shared with other talu-chat decodes through
+`engine.cpu_share`.
 
-OpenMP's waiting stays at its default (spin briefly, then sleep): it is the fastest idle, and
-a team that never meets a busy core never waits long. `local.wait_policy` can change it.
+OpenMP's waiting stays at its default (spin briefly, then sleep): the fastest idle, and a team
+that never shares a core with a busy process never waits long. `local.wait_policy` changes it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ SLACK_DOWN = 0.25
 """Cores of other work tolerated beside a full team before a thread is given up."""
 SLACK_UP = 0.1
 """Cores of other work tolerated before a thread is taken back (hysteresis)."""
+SLACK_PROMPT = 0.75
+"""Cores of other work tolerated beside a full team reading the prompt: its big matrix
+products wait far less on a preempted thread than a token's small ones do (measured: beside a
+neighbour busy 60% of the time two threads still read a prompt faster than one)."""
 OMP_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
@@ -59,6 +65,11 @@ def fitting_threads(current: int, limit: int, cores: int, foreign: float) -> int
     elif threads < fit(SLACK_UP):
         threads = fit(SLACK_UP)
     return max(1, min(limit, threads))
+
+
+def prompt_threads(limit: int, cores: int, foreign: float) -> int:
+    """The threads to read a prompt with beside `foreign` cores of other work."""
+    return max(1, min(limit, cores - math.ceil(max(0.0, foreign - SLACK_PROMPT))))
 
 
 class CpuSample(NamedTuple):
@@ -201,6 +212,8 @@ class ThreadPolicy:
     share: CoreShare | None
     last: int = 0
     """The threads the latest decode ended with (where the next one starts)."""
+    last_batch: int = 0
+    """The threads the latest decode read its prompt with."""
     history: tuple[tuple[int, int], ...] = ()
     """(tokens so far, threads) at each change of the latest decode (benches, logs)."""
 
@@ -216,8 +229,9 @@ class ThreadPolicy:
         limit = n_threads or len(cpus)
         return cls(limit, adaptive, monitor, share, limit)
 
-    def decode(self, set_threads: Callable[[int], None]) -> DecodeThreads:
-        """A decode's threads; `set_threads(n)` applies a count to the llama.cpp context."""
+    def decode(self, set_threads: Callable[[int, int], None]) -> DecodeThreads:
+        """A decode's threads; `set_threads(n, batch)` applies them to the llama.cpp context
+        (n for one token at a time, batch for a prompt)."""
         return DecodeThreads(self, set_threads)
 
     def close(self) -> None:
@@ -235,11 +249,14 @@ def _cpus() -> set[int]:
 class DecodeThreads:
     """The threads of one decode: chosen before it starts, revised between its tokens."""
 
-    def __init__(self, policy: ThreadPolicy, set_threads: Callable[[int], None]) -> None:
+    def __init__(self, policy: ThreadPolicy, set_threads: Callable[[int, int], None]) -> None:
         self.policy = policy
         self._set = set_threads
         self._claim: Claim | None = policy.share.claim() if policy.share else None
         self.threads = 0
+        """Threads for one token at a time (the answer)."""
+        self.batch = 0
+        """Threads for many tokens at once (the prompt)."""
         self.tokens = 0
         self.changes: list[tuple[int, int]] = []
         """(token, threads) each time the count changed, for logs and benches."""
@@ -268,20 +285,29 @@ class DecodeThreads:
                 # hardly shows: look at what runs now as well.
                 foreign = max(foreign, float(policy.monitor.running_now()))
         wanted = self._wanted(foreign, policy.last or policy.limit)
+        batch = wanted
+        if policy.adaptive and policy.monitor is not None:
+            batch = (prompt_threads(policy.limit, len(policy.monitor.cpus), foreign)
+                     if foreign is not None else max(wanted, policy.last_batch))
         if self._claim is not None:
-            yield from self._claim.acquire(wanted, cancel)
+            yield from self._claim.acquire(max(wanted, batch), cancel)
             if cancel.is_set():
                 self.end()
                 return
             wanted = min(wanted, self._claim.count)
-        self._apply(wanted)
+            batch = min(batch, self._claim.count)
+        self._apply(wanted, batch)
+        policy.last_batch = self.batch
 
     def tick(self) -> None:
         """Between two tokens: give a core to a waiting decode, follow the others' load."""
         self.tokens += 1
         claim = self._claim
-        if claim is not None and self.threads > 1 and claim.share.others_waiting():
-            self._apply(claim.shrink(self.threads - 1))
+        if claim is not None:
+            if claim.count > self.threads:  # the prompt is read: keep the answer's cores only
+                self._apply(self.threads, claim.shrink(self.threads))
+            if self.threads > 1 and claim.share.others_waiting():
+                self._apply(claim.shrink(self.threads - 1))
         now = time.monotonic()
         if now - self._checked < CHECK_EVERY_S:
             return
@@ -297,12 +323,14 @@ class DecodeThreads:
         if wanted != self.threads:
             self._apply(wanted)
 
-    def _apply(self, threads: int) -> None:
+    def _apply(self, threads: int, batch: int | None = None) -> None:
         threads = max(1, threads)
-        if threads != self.threads:
-            self._set(threads)
-            self.threads = threads
-            self.changes.append((self.tokens, threads))
+        batch = threads if batch is None else max(1, batch)
+        if (threads, batch) != (self.threads, self.batch):
+            self._set(threads, batch)
+            if threads != self.threads:
+                self.changes.append((self.tokens, threads))
+            self.threads, self.batch = threads, batch
 
     def end(self) -> None:
         """Give the cores back; the next decode starts from this one's count."""

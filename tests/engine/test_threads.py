@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from engine.threads import (
     foreign_cores,
     openmp_environment,
     parse_proc_stat,
+    prompt_threads,
 )
 
 
@@ -34,6 +36,12 @@ from engine.threads import (
 ])
 def test_two_cores(current: int, foreign: float, expected: int) -> None:
     assert fitting_threads(current, limit=2, cores=2, foreign=foreign) == expected
+
+
+def test_a_prompt_tolerates_more_load_than_an_answer() -> None:
+    assert prompt_threads(limit=2, cores=2, foreign=0.6) == 2
+    assert prompt_threads(limit=2, cores=2, foreign=1.0) == 1
+    assert prompt_threads(limit=8, cores=8, foreign=2.0) == 6
 
 
 def test_many_cores_give_up_one_thread_per_busy_core() -> None:
@@ -104,6 +112,13 @@ def _policy(load: ScriptedLoad, limit: int = 2, share: CoreShare | None = None) 
     return ThreadPolicy(limit, True, load, share, limit)  # type: ignore[arg-type]
 
 
+class Applied(list[tuple[int, int]]):
+    """The (answer threads, prompt threads) a decode applied to its llama.cpp context."""
+
+    def __call__(self, threads: int, batch: int) -> None:
+        self.append((threads, batch))
+
+
 def _begin(decode: DecodeThreads, cancel: threading.Event | None = None) -> list[str]:
     return list(decode.begin(cancel or threading.Event()))
 
@@ -112,54 +127,68 @@ def test_a_decode_steps_down_beside_a_busy_process_and_back_up(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(policy, "CHECK_EVERY_S", 0.0)
     load = ScriptedLoad(cores=2)
-    applied: list[int] = []
-    decode = _policy(load).decode(applied.append)
-    assert _begin(decode) == [] and applied == [2]
+    applied = Applied()
+    decode = _policy(load).decode(applied)
+    assert _begin(decode) == [] and applied == [(2, 2)]
     load.window = 0.7  # a neighbour starts
     decode.tick()
     load.window = 1.0
     decode.tick()
     load.window = 0.02  # it stops
     decode.tick()
-    assert applied == [2, 1, 2]
+    assert applied == [(2, 2), (1, 1), (2, 2)]
     assert decode.changes == [(0, 2), (1, 1), (3, 2)]
+
+
+def test_the_prompt_keeps_both_cores_beside_a_part_time_neighbour(tmp_path: Path) -> None:
+    share = CoreShare(tmp_path, cores=2)
+    load = ScriptedLoad(cores=2)
+    load.window = 0.5
+    applied = Applied()
+    decode = _policy(load, share=share).decode(applied)
+    _begin(decode)
+    decode.tick()  # the prompt is read: the second core goes back to the share
+    assert applied == [(1, 2), (1, 1)]
+    decode.end()
+    load.window = 1.0  # a neighbour busy all the time: one thread reads the prompt too
+    applied.clear()
+    _begin(_policy(load).decode(applied))
+    assert applied == [(1, 1)]
 
 
 def test_after_an_idle_spell_a_decode_also_looks_at_what_runs_now() -> None:
     load = ScriptedLoad(cores=2)
     load.window, load.now = 0.05, 1  # a long quiet average, but a neighbour started just now
     load.idle_for = 60.0
-    applied: list[int] = []
-    _begin(_policy(load).decode(applied.append))
-    assert applied == [1]
+    applied = Applied()
+    _begin(_policy(load).decode(applied))
+    assert applied == [(1, 1)]
     load.idle_for = 0.5  # a fresh window says enough on its own
     applied.clear()
-    _begin(_policy(load).decode(applied.append))
-    assert applied == [2]
+    _begin(_policy(load).decode(applied))
+    assert applied == [(2, 2)]
 
 
 def test_the_next_decode_starts_from_where_the_last_ended() -> None:
     load = ScriptedLoad(cores=2)
     p = _policy(load)
     load.window = 1.0
-    first = p.decode(lambda n: None)
+    first = p.decode(Applied())
     _begin(first)
     first.end()
     load.window = None  # back to back: nothing new measured
-    applied: list[int] = []
-    _begin(p.decode(applied.append))
-    assert applied == [1]
+    applied = Applied()
+    _begin(p.decode(applied))
+    assert applied == [(1, 1)]
 
 
 def test_fixed_threads_ignore_the_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(policy, "CHECK_EVERY_S", 0.0)
-    load = ScriptedLoad(cores=2)
-    load.window = 1.5
-    applied: list[int] = []
-    decode = ThreadPolicy(2, False, None, None, 2).decode(applied.append)
+    applied = Applied()
+    decode = ThreadPolicy(2, False, None, None, 2).decode(applied)
     _begin(decode)
     decode.tick()
-    assert applied == [2]
+    assert applied == [(2, 2)]
 
 
 def test_a_holder_gives_a_core_to_a_waiting_decode(tmp_path: Path,
@@ -167,21 +196,32 @@ def test_a_holder_gives_a_core_to_a_waiting_decode(tmp_path: Path,
     monkeypatch.setattr(policy, "CHECK_EVERY_S", 0.0)
     share = CoreShare(tmp_path, cores=2)
     load = ScriptedLoad(cores=2)
-    first_applied: list[int] = []
-    first = _policy(load, share=share).decode(first_applied.append)
+    first_applied = Applied()
+    first = _policy(load, share=share).decode(first_applied)
     _begin(first)
-    assert first_applied == [2]
+    assert first_applied == [(2, 2)]
 
-    second_applied: list[int] = []
-    second = _policy(load, share=share).decode(second_applied.append)
+    second_applied = Applied()
+    second = _policy(load, share=share).decode(second_applied)
     waiter = threading.Thread(target=_begin, args=(second,))
     waiter.start()
     while not share.others_waiting():  # the second decode flags that it waits
         waiter.join(0.01)
     first.tick()  # between two tokens of the first decode
     waiter.join()
-    assert first_applied == [2, 1] and second_applied == [1]
+    assert first_applied == [(2, 2), (1, 1)] and second_applied == [(1, 1)]
     first.end()
     second.tick()  # the first is gone and the load is nil: the second takes both cores
-    assert second_applied == [1, 2]
+    assert second_applied == [(1, 1), (2, 2)]
     second.end()
+
+
+def test_models_plan_shows_the_thread_policy() -> None:
+    from engine import Engine, EngineConfig, LocalConfig
+
+    engine = Engine(EngineConfig(local=LocalConfig(wait_policy="passive", shared_cores=0)),
+                    discover=False)
+    plan = engine.plan("smollm2")
+    assert plan["thread_policy"].startswith("adaptive") or plan["threads"] == 1
+    assert plan["wait_policy"].startswith("passive") or "OMP_WAIT_POLICY" in os.environ
+    assert plan["core_sharing"] == "off"
