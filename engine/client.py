@@ -26,7 +26,15 @@ from .redact import Redactor, safe_url
 from .refs import ResolvedModel, resolve
 from .registry import backend_class, backend_names
 from .state_cache import CacheUsage, StateCache
-from .types import Chunk, FinishReason, GenerationConfig, Message, ModelInfo, Usage
+from .types import (
+    Capabilities,
+    Chunk,
+    FinishReason,
+    GenerationConfig,
+    Message,
+    ModelInfo,
+    Usage,
+)
 from .untrusted import MAX_ANSWER_CHARS, checked_usage, clean_text
 
 
@@ -269,6 +277,20 @@ class Engine:
         resolved = self.resolve(ref)
         await self.backend_for(resolved).prepare(resolved.model)
         return resolved
+
+    async def capabilities(self, ref: str) -> Capabilities:
+        """What the model `ref` names can do (streaming, embeddings, context, device)."""
+        resolved = self.resolve(ref)
+        return await self.backend_for(resolved).capabilities(resolved.model)
+
+    async def embed(self, ref: str, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text from the model `ref` names (a local GGUF or an endpoint's
+        embedding model); errors are EngineErrors with secrets removed."""
+        resolved = self.resolve(ref)
+        try:
+            return await self.backend_for(resolved).embed(resolved.model, texts)
+        except EngineError as exc:
+            raise exc.with_message(self.redact(str(exc))) from None
 
     async def list_models(self) -> tuple[list[ModelInfo], dict[str, str]]:
         """Local models and every configured endpoint's models, with per-endpoint errors."""
