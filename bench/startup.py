@@ -19,7 +19,6 @@ import os
 import pty
 import resource
 import select
-import shutil
 import signal
 import statistics
 import struct
@@ -35,33 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pyte
 
+from bench.terminal import COLUMNS, LINES, cpu_seconds, isolated_env, talu_chat
 from bench.tui import fill_profile
 
-COLUMNS, LINES = 120, 40
 TIMEOUT_S = 30.0
-
-
-def talu_chat() -> str:
-    """The console script installed beside this interpreter (else the one on PATH)."""
-    beside = Path(sys.executable).parent / "talu-chat"
-    found = str(beside) if beside.exists() else shutil.which("talu-chat")
-    if not found:
-        sys.exit("bench/startup.py: no talu-chat console script (pip install -e .)")
-    return found
-
-
-def isolated_env(root: Path) -> dict[str, str]:
-    """The environment of every measured process: the bench's data, config and log dirs."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TALU_CHAT_", "OPENAI_")) and k != "PYTHONDONTWRITEBYTECODE"}
-    (root / "config").mkdir()
-    # Compiled modules are cached (as in an installed talu-chat) in the bench's own folder,
-    # even where PYTHONDONTWRITEBYTECODE is set or the source tree is read-only.
-    env.update(PYTHONPYCACHEPREFIX=str(root / "pycache"), TALU_CHAT_DATA_DIR=str(root / "data"),
-               TALU_CHAT_CONFIG_DIR=str(root / "config"),
-               XDG_STATE_HOME=str(root / "state"), XDG_CACHE_HOME=str(root / "cache"),
-               TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(LINES))
-    return env
 
 
 def run_process(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -83,13 +59,6 @@ def status_bar_shown(screen: pyte.Screen, profile: str) -> bool:
     """Whether a line of the emulated screen holds the chat's status bar."""
     return any(line.lstrip().startswith(f"profile {profile}  │  model ")
                for line in screen.display[-4:])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a running process has used so far (10 ms resolution)."""
-    with open(f"/proc/{pid}/stat", "rb") as handle:
-        fields = handle.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def first_frame(argv: list[str], env: dict[str, str], profile: str) -> tuple[float, float]:

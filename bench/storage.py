@@ -5,6 +5,13 @@ Prints the median and p90 of each operation over --repeat runs, and its ratio to
 
     python bench/storage.py                      # 10,000 sessions, 1,000,000 messages
     python bench/storage.py --sessions 1000 --messages 100000
+    python bench/storage.py --vectors-only       # only search by meaning (below)
+
+Search by meaning (`--vectors`, default 100,000 messages, synthetic 384-number vectors; 0 to
+skip): the index build time, warm and cold query latency of semantic and hybrid search with
+talu-chat's storage (float16 BLOBs scored with numpy), the same top-k with sqlite-vec through
+apsw when both are installed (`pip install apsw sqlite-vec`), and the real default embedding
+model's throughput (messages/s, through the indexer's batches).
 """
 
 from __future__ import annotations
@@ -130,7 +137,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", type=Path, help="database file to build (default: a temp dir)")
+    parser.add_argument("--vectors", type=int, default=100_000,
+                        help="messages of the search-by-meaning section (0: skip it)")
+    parser.add_argument("--vectors-only", action="store_true",
+                        help="run only the search-by-meaning section")
     args = parser.parse_args()
+    if args.vectors_only:
+        from bench.storage_vectors import run_vectors
+
+        run_vectors(args.vectors, args.repeat, args.seed)
+        return
     if args.sessions < 2 or args.messages < args.sessions:
         parser.error("need at least 2 sessions and as many messages as sessions")
 
@@ -180,6 +196,10 @@ def main() -> None:
         store.close()
     command = ["python", "bench/storage.py", *sys.argv[1:]]
     print(f"\n{args.repeat} runs each after one warm-up; reproduce with: {shlex.join(command)}")
+    if args.vectors:
+        from bench.storage_vectors import run_vectors
+
+        run_vectors(args.vectors, args.repeat, args.seed)
 
 
 if __name__ == "__main__":

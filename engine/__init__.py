@@ -12,8 +12,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .backend import Backend
-    from .client import Engine, TurnStream
+    from .backend import Backend, Unsupported
+    from .builtin_tools import FunctionTool, ToolRegistry, tool_from_function
+    from .client import CompletionStream, Engine, TurnStream
     from .config import EndpointConfig, EngineConfig, LocalConfig
     from .errors import (
         AuthError,
@@ -23,16 +24,23 @@ if TYPE_CHECKING:
         ContextOverflow,
         EngineError,
         MalformedResponse,
+        MCPError,
+        MCPTimeout,
         ModelFileError,
         ModelNotFound,
         ModelReferenceError,
         RateLimited,
         ServerError,
         StreamInterrupted,
+        ToolError,
+        ToolsUnsupported,
     )
     from .hooks import Hook, Turn
+    from .mcp_client import MCPClient
+    from .mcp_config import MCPPrompt, MCPResource, MCPServerConfig, MCPServerStatus, MCPTool
     from .refs import DEFAULT_MODEL_REF, ResolvedModel
     from .registry import register_backend
+    from .tools import Tool, ToolCallAssembler, ToolResult, schema_tokens, tool_message
     from .types import (
         Capabilities,
         Chunk,
@@ -40,13 +48,15 @@ if TYPE_CHECKING:
         Message,
         Metrics,
         ModelInfo,
+        ToolCall,
+        ToolCallDelta,
         Usage,
     )
 
 #: Public name -> the submodule that defines it (keep in step with the imports above).
 _EXPORTS: dict[str, str] = {
-    "Backend": "backend",
-    "Engine": "client", "TurnStream": "client",
+    "Backend": "backend", "Unsupported": "backend",
+    "CompletionStream": "client", "Engine": "client", "TurnStream": "client",
     "EndpointConfig": "config", "EngineConfig": "config", "LocalConfig": "config",
     **dict.fromkeys(
         ("AuthError", "BackendTimeout", "BackendUnavailable", "ConfigError", "ContextOverflow",
@@ -57,15 +67,32 @@ _EXPORTS: dict[str, str] = {
     "register_backend": "registry",
     **dict.fromkeys(("Capabilities", "Chunk", "GenerationConfig", "Message", "Metrics",
                      "ModelInfo", "Usage"), "types"),
+    # tools
+    "FunctionTool": "builtin_tools", "ToolRegistry": "builtin_tools",
+    "tool_from_function": "builtin_tools",
+    **dict.fromkeys(("MCPError", "MCPTimeout", "ToolError", "ToolsUnsupported"), "errors"),
+    "MCPClient": "mcp_client",
+    **dict.fromkeys(("MCPPrompt", "MCPResource", "MCPServerConfig", "MCPServerStatus",
+                     "MCPTool"), "mcp_config"),
+    **dict.fromkeys(("Tool", "ToolCallAssembler", "ToolResult", "schema_tokens",
+                     "tool_message"), "tools"),
+    "ToolCall": "types", "ToolCallDelta": "types",
 }
 
 __all__ = [
     "DEFAULT_MODEL_REF", "AuthError", "Backend", "BackendTimeout", "BackendUnavailable",
-    "Capabilities", "Chunk", "ConfigError", "ContextOverflow", "EndpointConfig", "Engine",
+    "Capabilities", "Chunk", "CompletionStream", "ConfigError", "ContextOverflow",
+    "EndpointConfig", "Engine",
     "EngineConfig", "EngineError", "GenerationConfig", "Hook", "LocalConfig", "MalformedResponse",
     "Message", "Metrics", "ModelFileError", "ModelInfo", "ModelNotFound", "ModelReferenceError",
     "RateLimited", "ResolvedModel", "ServerError", "StreamInterrupted", "Turn", "TurnStream",
-    "Usage", "register_backend",
+    "Unsupported", "Usage", "register_backend",
+]
+__all__ += [  # tools
+    "FunctionTool", "MCPClient", "MCPError", "MCPPrompt", "MCPResource", "MCPServerConfig",
+    "MCPServerStatus", "MCPTimeout", "MCPTool", "Tool", "ToolCall", "ToolCallAssembler",
+    "ToolCallDelta", "ToolError", "ToolRegistry", "ToolResult", "ToolsUnsupported",
+    "schema_tokens", "tool_from_function", "tool_message",
 ]
 
 

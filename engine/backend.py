@@ -6,7 +6,14 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
+from .errors import EngineError
 from .types import Capabilities, Chunk, GenerationConfig, Message, ModelInfo
+
+
+class Unsupported(EngineError):
+    """The backend or model cannot do what was asked (raw completions, embeddings…)."""
+
+    kind = "unsupported"
 
 
 class Backend(ABC):
@@ -47,6 +54,13 @@ class Backend(ABC):
     async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
         """Embedding vectors for `texts`."""
         raise NotImplementedError(f"the {self.name} backend has no embeddings")
+
+    async def complete(
+        self, model: str, prompt: str, config: GenerationConfig
+    ) -> AsyncIterator[Chunk]:
+        """Stream the continuation of a raw `prompt` (no chat template), chunks as `stream`."""
+        raise Unsupported(f"the {self.name} backend has no raw completions")
+        yield Chunk()  # pragma: no cover - makes this an async generator like the others
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections, threads and loaded models."""

@@ -13,19 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from typing import Any, Final, cast
 
 from .backend import Backend
 from .config import EndpointConfig, EngineConfig
 from .energy import EnergyMeter, find_counter
-from .errors import EngineError
+from .errors import EngineError, ToolsUnsupported
 from .gguf import read_gguf
 from .hooks import HookRunner, MetricsHook, Turn, discover_hooks
 from .redact import Redactor, safe_url
 from .refs import ResolvedModel, resolve
 from .registry import backend_class, backend_names
 from .state_cache import CacheUsage, StateCache
+from .tools import Tool, check_tool_choice, check_tools
 from .types import (
     Capabilities,
     Chunk,
@@ -45,6 +46,9 @@ class _Done(enum.Enum):
 
 
 _DONE: Final = _Done.DONE  # queued when the producer is cancelled
+#: Tool-call pieces allowed past max_tokens (a call's name and its last fragment may come as
+#: pieces of their own) before a turn is cut as endless.
+TOOL_PIECE_SLACK = 4
 
 
 class TurnStream:
@@ -56,9 +60,12 @@ class TurnStream:
 
     def __init__(self, engine: Engine, ref: str, messages: Sequence[Message],
                  config: GenerationConfig, hooks: Iterable[Any],
-                 cache_key: str | None = None) -> None:
+                 cache_key: str | None = None, tools: Sequence[Tool] = (),
+                 tool_choice: str = "auto") -> None:
         self._engine = engine
         self._cache_key = cache_key
+        self._tools = tuple(tools)
+        self._tool_choice = tool_choice
         self._ref = ref
         self._messages = list(messages)
         self._config = config
@@ -72,6 +79,7 @@ class TurnStream:
         self._cancelled = False
         self._streamed = 0
         self._chars = 0
+        self._tool_pieces = 0
 
     def __aiter__(self) -> TurnStream:
         return self
@@ -86,8 +94,17 @@ class TurnStream:
     async def _produce(self, backend: Backend, model: str) -> None:
         # Only a backend that keeps state takes the key: the contract's three arguments
         # stay enough for every other backend.
-        extra = ({"cache_key": self._cache_key}
-                 if self._cache_key is not None and backend.keeps_state else {})
+        extra: dict[str, Any] = ({"cache_key": self._cache_key}
+                                 if self._cache_key is not None and backend.keeps_state else {})
+        # Likewise tools: only a backend with `supports_tools = True` takes them.
+        if self._tools:
+            if not getattr(backend, "supports_tools", False):
+                if self._tool_choice != "none":
+                    await self._queue.put(ToolsUnsupported(
+                        f"the {backend.name} backend cannot call tools"))
+                    return
+            else:
+                extra.update(tools=self._tools, tool_choice=self._tool_choice)
         agen = backend.stream(model, self._messages, self._config, **extra)
         try:
             async for chunk in agen:
@@ -154,9 +171,26 @@ class TurnStream:
                 self._runner.first_token(self.turn)
             self._streamed += 1
             self._chars += len(item.text)
+        elif item.tool_call_deltas:
+            size = sum(len(d.arguments) for d in item.tool_call_deltas)
+            limit = self._config.max_tokens
+            self._tool_pieces += 1
+            if (self._chars + size > MAX_ANSWER_CHARS
+                    or (limit is not None and self._tool_pieces > limit + TOOL_PIECE_SLACK)):
+                # Endless or huge tool calls are cut like endless text.
+                await self._stop_producer()
+                return self._finish("length", Usage(None, self._streamed, estimated=True))
+            if self.turn.first_token_at is None:
+                self._runner.first_token(self.turn)
+            self._chars += size
         if item.done:
-            finished = self._finish(item.finish_reason or "stop", checked_usage(item.usage))
+            reason = item.finish_reason or "stop"
+            if reason == "tool_calls" and not item.tool_calls:
+                reason = "stop"
+            finished = self._finish(reason, checked_usage(item.usage))
             finished.text = item.text
+            finished.tool_call_deltas = item.tool_call_deltas
+            finished.tool_calls = item.tool_calls if reason == "tool_calls" else ()
             return finished
         return item
 
@@ -177,6 +211,33 @@ class TurnStream:
         await self._stop_producer()
         if self._producer is not None and not self._finished:
             self._finish("cancelled", Usage(None, self._streamed, estimated=True))
+
+
+class _RawPrompt:
+    """A backend seen through its `complete`: what a `CompletionStream` streams from."""
+
+    keeps_state = False
+
+    def __init__(self, backend: Backend, prompt: str) -> None:
+        self.name = backend.name
+        self._backend = backend
+        self._prompt = prompt
+
+    def stream(self, model: str, messages: Sequence[Message],
+               config: GenerationConfig) -> AsyncIterator[Chunk]:
+        return self._backend.complete(model, self._prompt, config)
+
+
+class CompletionStream(TurnStream):
+    """The chunks of a raw completion (a prompt with no chat template); as `TurnStream`."""
+
+    def __init__(self, engine: Engine, ref: str, prompt: str, config: GenerationConfig,
+                 hooks: Iterable[Any]) -> None:
+        super().__init__(engine, ref, [Message("user", prompt)], config, hooks)
+        self._prompt = prompt
+
+    async def _produce(self, backend: Backend, model: str) -> None:
+        await super()._produce(cast(Backend, _RawPrompt(backend, self._prompt)), model)
 
 
 class Engine:
@@ -226,24 +287,47 @@ class Engine:
 
     def stream(self, ref: str, messages: Sequence[Message],
                config: GenerationConfig | dict[str, Any] | None = None,
-               hooks: Iterable[Any] = (), *, cache_key: str | None = None) -> TurnStream:
+               hooks: Iterable[Any] = (), *, cache_key: str | None = None,
+               tools: Sequence[Tool] | None = None,
+               tool_choice: str | None = None) -> TurnStream:
         """Stream the answer of model `ref` to `messages` (async iterator of chunks).
 
         `cache_key` names the conversation (any stable string, e.g. a session id): a local
         model saves its state under it after the turn and reuses it in a later process.
+        `tools` are offered to the model with `tool_choice` ("auto" by default, "none",
+        "required" or one tool's name); a turn that calls tools streams `tool_call_deltas`
+        and ends with finish_reason "tool_calls" and the validated `tool_calls`. Invalid
+        tools or choice raise ToolError here; a backend without tools ends the turn with a
+        ToolsUnsupported error.
         """
         if not isinstance(config, GenerationConfig):
             config = GenerationConfig(**(config or {}))
-        return TurnStream(self, ref, messages, config, hooks, cache_key)
+        offered = check_tools(tools)
+        choice = check_tool_choice(tool_choice, offered) if offered else "none"
+        return TurnStream(self, ref, messages, config, hooks, cache_key, offered, choice)
+
+    def complete(self, ref: str, prompt: str,
+                 config: GenerationConfig | dict[str, Any] | None = None,
+                 hooks: Iterable[Any] = ()) -> CompletionStream:
+        """Stream the continuation of a raw `prompt` (no chat template) by model `ref`.
+
+        Hooks, metrics, limits, cancellation and redaction are those of `stream`; a backend
+        without raw completions ends the stream with an "unsupported" error.
+        """
+        if not isinstance(config, GenerationConfig):
+            config = GenerationConfig(**(config or {}))
+        return CompletionStream(self, ref, prompt, config, hooks)
 
     def stream_sync(self, ref: str, messages: Sequence[Message],
                     config: GenerationConfig | dict[str, Any] | None = None,
                     hooks: Iterable[Any] = (), *,
-                    cache_key: str | None = None) -> Iterator[Chunk]:
+                    cache_key: str | None = None, tools: Sequence[Tool] | None = None,
+                    tool_choice: str | None = None) -> Iterator[Chunk]:
         """`stream` for synchronous code; runs on the engine's own event loop."""
         loop = self._sync_loop or asyncio.new_event_loop()
         self._sync_loop = loop
-        turn = self.stream(ref, messages, config, hooks, cache_key=cache_key)
+        turn = self.stream(ref, messages, config, hooks, cache_key=cache_key, tools=tools,
+                           tool_choice=tool_choice)
         try:
             while True:
                 try:

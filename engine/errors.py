@@ -99,3 +99,28 @@ class ContextOverflow(EngineError):
     """The prompt cannot fit the model's context, even after trimming old turns."""
 
     kind = "context_overflow"
+
+
+class ToolError(EngineError):
+    """A tool definition, tool choice or tool run that cannot be used (bad name, a schema that
+    is not an object schema, an unknown tool, a tool that failed)."""
+
+    kind = "tool"
+
+
+class ToolsUnsupported(EngineError):
+    """The backend or server cannot call tools (it rejected them, or ignored a required one)."""
+
+    kind = "tools_unsupported"
+
+
+class MCPError(EngineError):
+    """An MCP server that cannot be used: bad config, failed to start, crashed, refused."""
+
+    kind = "mcp"
+
+
+class MCPTimeout(MCPError):
+    """An MCP server did not answer (start-up, a tool call, a read) within its timeout."""
+
+    kind = "mcp_timeout"

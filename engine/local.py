@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -21,11 +22,15 @@ from typing import Any
 from . import kv_state
 from .backend import Backend
 from .config import LocalConfig
+from .embedders import EmbedderPool
 from .errors import ContextOverflow, EngineError, ModelFileError
 from .gguf import GGUFInfo, read_gguf
 from .refs import discover_local
 from .state_cache import StateCache
 from .threads import ThreadPolicy
+from .tool_prompt import CallReader, call_grammar, forced, template_messages
+from .tool_prompt import template_has_tools as _template_has_tools
+from .tools import Tool
 from .types import (
     Capabilities,
     Chunk,
@@ -33,6 +38,7 @@ from .types import (
     GenerationConfig,
     Message,
     ModelInfo,
+    ToolCall,
     Usage,
 )
 
@@ -64,14 +70,24 @@ class LoadedModel:
     fingerprint: dict[str, Any] = field(default_factory=dict)
     """What a saved state of this model must match (engine.kv_state.model_fingerprint)."""
 
-    def render(self, messages: Sequence[Message]) -> tuple[list[int], list[str]]:
-        """The prompt tokens for `messages` and the template's stop strings."""
-        result = self.formatter(messages=[m.as_dict() for m in messages])
+    def render(self, messages: Sequence[Message], tools: Sequence[Tool] = (),
+               tool_choice: str = "none") -> tuple[list[int], list[str]]:
+        """The prompt tokens for `messages` (offering `tools`) and the template's stop
+        strings."""
+        result = self.format(messages, tools, tool_choice)
         tokens = self.llm.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )
         stop = result.stop or []
         return tokens, [stop] if isinstance(stop, str) else list(stop)
+
+    def format(self, messages: Sequence[Message], tools: Sequence[Tool] = (),
+               tool_choice: str = "none") -> Any:
+        """The chat template's output for `messages` (engine.tool_prompt: tools natively
+        where the template has them, else the textual replay)."""
+        native = _template_has_tools(getattr(self.formatter, "template", None))
+        dicts, extra = template_messages(messages, tools, tool_choice, native)
+        return self.formatter(messages=dicts, **extra)
 
 
 class ModelPool:
@@ -161,7 +177,8 @@ def set_threads(llm: Any, threads: int, batch: int) -> None:
 
 
 def fit_context(
-    model: LoadedModel, messages: Sequence[Message], reserve: int
+    model: LoadedModel, messages: Sequence[Message], reserve: int,
+    tools: Sequence[Tool] = (), tool_choice: str = "none",
 ) -> tuple[list[int], list[str], int]:
     """Render `messages`, dropping the oldest turns until the prompt leaves `reserve` tokens.
 
@@ -173,7 +190,7 @@ def fit_context(
     history = list(messages[len(system):])
     dropped = 0
     while True:
-        tokens, stop = model.render([*system, *history])
+        tokens, stop = model.render([*system, *history], tools, tool_choice)
         if len(tokens) <= budget:
             return tokens, stop, dropped
         if len(history) <= 1:
@@ -185,7 +202,7 @@ def fit_context(
         # Drop whole turns: the oldest message, and an answer left without its question.
         history.pop(0)
         dropped += 1
-        while len(history) > 1 and history[0].role == "assistant":
+        while len(history) > 1 and history[0].role in ("assistant", "tool"):
             history.pop(0)
             dropped += 1
 
@@ -196,6 +213,8 @@ class LocalBackend(Backend):
     name = "local"
 
     keeps_state = True
+    supports_tools = True
+    """`stream` takes `tools=` and `tool_choice=` (see engine.tool_prompt)."""
 
     def __init__(self, config: LocalConfig | None = None,
                  states: StateCache | None = None) -> None:
@@ -211,15 +230,18 @@ class LocalBackend(Backend):
     def _generate(
         self, path: Path, messages: Sequence[Message], config: GenerationConfig,
         cancel: threading.Event, cache_key: str | None = None,
+        tools: Sequence[Tool] = (), tool_choice: str = "none",
     ) -> Iterator[Chunk]:
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         model = self.pool.acquire(path)
         threads = self.threads.decode(lambda n, batch: set_threads(model.llm, n, batch))
         try:
             with model.lock:
                 reserve = min(config.max_tokens or MIN_ANSWER_TOKENS, model.n_ctx // 2)
-                prompt, template_stop, dropped = fit_context(model, messages, reserve)
+                prompt, template_stop, dropped = fit_context(model, messages, reserve, tools,
+                                                             tool_choice)
                 if dropped:
                     yield Chunk(notice=f"{dropped} oldest messages were left out to fit the "
                                        f"model's {model.n_ctx}-token context")
@@ -248,6 +270,9 @@ class LocalBackend(Backend):
                     "stream": True,
                     "seed": config.seed,
                     "logits_processor": LogitsProcessorList([count]),
+                    **({"grammar": LlamaGrammar.from_string(call_grammar(tools, tool_choice),
+                                                            verbose=False)}
+                       if tools and forced(tool_choice) else {}),
                     "stopping_criteria": StoppingCriteriaList([lambda _i, _s: stop()]),
                 }
                 for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"),
@@ -258,12 +283,16 @@ class LocalBackend(Backend):
                     if value is not None:
                         params[theirs] = value
                 finish: FinishReason = "stop"
+                reader = CallReader(tools, tool_choice) if tools and tool_choice != "none" \
+                    else None
                 parts = model.llm.create_completion(prompt=prompt, **params)
                 try:
                     for part in parts:
                         choice = part["choices"][0]
-                        if choice["text"]:
-                            yield Chunk(text=choice["text"])
+                        text, found = (reader.feed(choice["text"]) if reader
+                                       else (choice["text"], ()))
+                        if text or found:
+                            yield Chunk(text=text, tool_call_deltas=found)
                         if choice.get("finish_reason"):
                             finish = choice["finish_reason"]
                         if cancel.is_set():
@@ -272,8 +301,16 @@ class LocalBackend(Backend):
                     parts.close()
                 if cancel.is_set():
                     finish = "cancelled"
+                calls: tuple[ToolCall, ...] = ()
+                if reader is not None and finish != "cancelled":
+                    held, found, calls = reader.finish()
+                    if held or found:
+                        yield Chunk(text=held, tool_call_deltas=found)
+                    if calls:
+                        finish = "tool_calls"
                 yield Chunk(done=True, finish_reason=finish if finish in ("stop", "length",
-                            "cancelled") else "stop", usage=Usage(len(prompt), sampled))
+                            "cancelled", "tool_calls") else "stop",
+                            usage=Usage(len(prompt), sampled), tool_calls=calls)
                 if cache_key is not None:  # after the answer is out, still holding the model
                     self._save_state(model, cache_key)
         finally:
@@ -297,7 +334,8 @@ class LocalBackend(Backend):
 
     async def stream(
         self, model: str, messages: Sequence[Message], config: GenerationConfig,
-        *, cache_key: str | None = None,
+        *, cache_key: str | None = None, tools: Sequence[Tool] = (),
+        tool_choice: str = "auto",
     ) -> AsyncIterator[Chunk]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -309,7 +347,8 @@ class LocalBackend(Backend):
 
         def work() -> None:
             try:
-                for chunk in self._generate(Path(model), messages, config, cancel, cache_key):
+                for chunk in self._generate(Path(model), messages, config, cancel, cache_key,
+                                            tools, tool_choice):
                     put(chunk)
             except EngineError as exc:
                 put(exc)
@@ -327,6 +366,32 @@ class LocalBackend(Backend):
                 yield item
         finally:
             cancel.set()  # the decode thread stops after its current token
+
+    async def complete(
+        self, model: str, prompt: str, config: GenerationConfig
+    ) -> AsyncIterator[Chunk]:
+        from .local_raw import complete_raw, threaded
+
+        chunks = threaded(lambda cancel: complete_raw(self, Path(model), prompt, config, cancel))
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()  # stops the decode thread after its current token
+
+    async def format_prompt(self, model: str, messages: Sequence[Message],
+                            tools: Sequence[Tool] = (), tool_choice: str = "auto") -> str:
+        """The prompt text `stream` would give `model` for `messages` and `tools` (what the
+        model receives: for tests, and for showing what a tool result added)."""
+        def render() -> str:
+            loaded = self.pool.acquire(Path(model))
+            try:
+                return str(loaded.format(messages, tools,
+                                         tool_choice if tools else "none").prompt)
+            finally:
+                self.pool.release(loaded)
+
+        return await asyncio.to_thread(render)
 
     async def prepare(self, model: str) -> None:
         loaded = await asyncio.to_thread(self.pool.acquire, Path(model))
@@ -363,26 +428,28 @@ class LocalBackend(Backend):
     async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
         return await asyncio.to_thread(self._embed, Path(model), list(texts))
 
-    def _embed(self, path: Path, texts: list[str]) -> list[list[float]]:
-        from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+    @functools.cached_property
+    def embedders(self) -> EmbedderPool:
+        """Embedding models kept loaded between calls (engine.embedders)."""
+        return EmbedderPool(self.config.n_ctx, self.config.n_gpu_layers)
 
-        read_gguf(path)
-        threads = self.threads.decode(lambda n, batch: None)  # counts go to the new context
-        for _notice in threads.begin(threading.Event()):  # embedding waits its turn too
-            pass
-        try:
-            # mean pooling: one vector per text, also for chat models that declare no pooling
-            llm = Llama(model_path=str(path), embedding=True, n_ctx=self.config.n_ctx,
-                        n_threads=threads.threads, n_threads_batch=threads.batch,
-                        pooling_type=LLAMA_POOLING_TYPE_MEAN, verbose=False)
+    def _embed(self, path: Path, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        embedder = self.embedders.get(path, self.config.threads())
+        threads = self.threads.decode(lambda n, batch: set_threads(embedder.llm, n, batch))
+        with embedder.lock:
+            for _notice in threads.begin(threading.Event()):  # embedding waits its turn too
+                pass
             try:
-                vectors = llm.embed(texts)
+                # Over-long texts are cut at the context (callers chunk what they index).
+                vectors = embedder.llm.embed(texts, truncate=True)
             finally:
-                llm.close()
-        finally:
-            threads.end()
+                threads.end()
         return [list(map(float, v)) for v in vectors]
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.pool.close)
+        if "embedders" in self.__dict__:
+            await asyncio.to_thread(self.embedders.close)
         self.threads.close()

@@ -29,8 +29,10 @@ from .errors import (
     RateLimited,
     ServerError,
     StreamInterrupted,
+    ToolsUnsupported,
 )
 from .redact import Redactor, endpoint_secrets, safe_url
+from .tools import Tool, ToolCallAssembler
 from .types import Capabilities, Chunk, FinishReason, GenerationConfig, Message, ModelInfo, Usage
 from .untrusted import checked_usage, model_id
 
@@ -69,12 +71,39 @@ def _status_message(exc: openai.APIStatusError) -> str:
 
 
 def _message_param(message: Message) -> ChatCompletionMessageParam:
-    """`message` in the SDK's typed request shape."""
+    """`message` in the SDK's typed request shape (tool calls and results included)."""
     if message.role == "system":
         return {"role": "system", "content": message.content}
     if message.role == "assistant":
+        if message.tool_calls:
+            # content "" rather than null or absent: llama.cpp's server refuses null and its
+            # templates read the key; the API takes an empty string beside tool_calls.
+            return {"role": "assistant", "content": message.content,
+                    "tool_calls": [{"id": c.id, "type": "function",
+                                    "function": {"name": c.name, "arguments": c.arguments_json}}
+                                   for c in message.tool_calls]}
         return {"role": "assistant", "content": message.content}
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id or "",
+                "content": message.content}
     return {"role": "user", "content": message.content}
+
+
+def _field(value: object, name: str) -> object:
+    """`value.name`, or `value[name]` for a dict (the SDK builds events without validating
+    them, so a hostile server's nested objects can stay plain dicts)."""
+    if isinstance(value, dict):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
+_TOOL_WORDS = ("tool", "function")
+
+
+def _tool_choice_param(choice: str) -> Any:
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
 
 
 def estimate_tokens(messages: Sequence[Message]) -> int:
@@ -86,6 +115,8 @@ class OpenAIBackend(Backend):
     """Chat completions from an OpenAI-compatible server through the `openai` SDK."""
 
     name = "openai"
+    supports_tools = True
+    """`stream` takes `tools=` and `tool_choice=` (see `Engine.stream`)."""
 
     def __init__(self, endpoint: str = "openai", config: EndpointConfig | None = None) -> None:
         self.endpoint = endpoint
@@ -181,22 +212,38 @@ class OpenAIBackend(Backend):
                 params["extra_body"] = extra
         return params
 
+    def _tools_error(self, exc: BaseException) -> EngineError | None:
+        """ToolsUnsupported when the server rejected the request for its tools."""
+        if (isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 404, 422, 501)
+                and any(w in _status_message(exc).lower() for w in _TOOL_WORDS)):
+            return ToolsUnsupported(
+                f"{self.label} does not support tool calling ({exc.status_code}: "
+                f"{self.redact(_status_message(exc))})")
+        return None
+
     async def stream(
-        self, model: str, messages: Sequence[Message], config: GenerationConfig
+        self, model: str, messages: Sequence[Message], config: GenerationConfig,
+        *, tools: Sequence[Tool] = (), tool_choice: str = "auto",
     ) -> AsyncIterator[Chunk]:
+        params = self._params(config)
+        if tools:
+            params["tools"] = [t.as_openai() for t in tools]
+            params["tool_choice"] = _tool_choice_param(tool_choice)
         try:
             response = await self.client().chat.completions.create(
                 model=model,
                 messages=[_message_param(m) for m in messages],
                 stream=True,
                 stream_options={"include_usage": True},
-                **self._params(config),
+                **params,
             )
         except Exception as exc:
-            raise self.map_error(exc, model) from exc
+            raise (self._tools_error(exc) if tools else None) or self.map_error(exc, model) \
+                from exc
         finish: FinishReason | None = None
         usage: Usage | None = None
         counted = 0
+        calls = ToolCallAssembler()
         try:
             async for event in response:
                 sent = getattr(event, "usage", None)
@@ -215,6 +262,17 @@ class OpenAIBackend(Backend):
                     if text:
                         counted += 1
                         yield Chunk(text=text)
+                    pieces = _field(delta, "tool_calls") if delta is not None else None
+                    if pieces:
+                        if not isinstance(pieces, list):
+                            raise MalformedResponse(f"{self.label} sent tool calls that are "
+                                                    "not a list")
+                        counted += 1
+                        yield Chunk(tool_call_deltas=tuple(
+                            calls.add(_field(p, "index"), _field(p, "id"),
+                                      _field(_field(p, "function"), "name"),
+                                      _field(_field(p, "function"), "arguments"))
+                            for p in pieces))
                     reason = getattr(choice, "finish_reason", None)
                     if reason:
                         finish = _FINISH.get(reason, "stop") if isinstance(reason, str) else "stop"
@@ -228,6 +286,58 @@ class OpenAIBackend(Backend):
             raise StreamInterrupted(f"{self.label} ended the stream before the answer finished")
         if usage is None:  # the server sent none: count the streamed pieces instead
             usage = Usage(estimate_tokens(messages), counted, estimated=True)
+        if calls and tools:
+            yield Chunk(done=True, finish_reason="tool_calls", usage=usage,
+                        tool_calls=calls.finish(tools))
+            return
+        if tools and tool_choice not in ("auto", "none"):
+            raise ToolsUnsupported(f"{self.label} answered without the tool call it was asked "
+                                   f"for (tool_choice {tool_choice}); it may not support tools")
+        yield Chunk(done=True, finish_reason=finish, usage=usage)
+
+    async def complete(
+        self, model: str, prompt: str, config: GenerationConfig
+    ) -> AsyncIterator[Chunk]:
+        try:
+            response = await self.client().completions.create(
+                model=model, prompt=prompt, stream=True,
+                stream_options={"include_usage": True}, **self._params(config),
+            )
+        except Exception as exc:
+            raise self.map_error(exc, model) from exc
+        finish: FinishReason | None = None
+        usage: Usage | None = None
+        counted = 0
+        try:
+            async for event in response:
+                sent = getattr(event, "usage", None)
+                if sent:
+                    usage = checked_usage(Usage(getattr(sent, "prompt_tokens", None),
+                                                getattr(sent, "completion_tokens", None)))
+                choices = getattr(event, "choices", None)
+                if not isinstance(choices, list):
+                    raise MalformedResponse(f"{self.label} sent an event without choices")
+                for choice in choices:
+                    text = getattr(choice, "text", None)
+                    if text is not None and not isinstance(text, str):
+                        raise MalformedResponse(f"{self.label} sent a completion piece that is "
+                                                f"not text ({type(text).__name__})")
+                    if text:
+                        counted += 1
+                        yield Chunk(text=text)
+                    reason = getattr(choice, "finish_reason", None)
+                    if reason:
+                        finish = _FINISH.get(reason, "stop") if isinstance(reason, str) else "stop"
+        except (GeneratorExit, EngineError):
+            raise
+        except Exception as exc:
+            raise self.map_error(exc, model) from exc
+        finally:
+            await response.close()
+        if finish is None:
+            raise StreamInterrupted(f"{self.label} ended the stream before the answer finished")
+        if usage is None:
+            usage = Usage(len(prompt) // 4 + 1, counted, estimated=True)
         yield Chunk(done=True, finish_reason=finish, usage=usage)
 
     async def list_models(self) -> list[ModelInfo]:

@@ -1,4 +1,5 @@
-"""Plain data that crosses the engine boundary: messages, generation config, streamed chunks."""
+"""Plain data that crosses the engine boundary: messages, generation config, streamed chunks,
+tool calls."""
 
 from __future__ import annotations
 
@@ -7,20 +8,69 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "length", "cancelled", "error"]
-FINISH_REASONS: tuple[str, ...] = ("stop", "length", "cancelled", "error")
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "cancelled", "error", "tool_calls"]
+FINISH_REASONS: tuple[str, ...] = ("stop", "length", "cancelled", "error", "tool_calls")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One complete tool call of an answer. `error` says why it is unusable (unknown tool,
+    arguments that are not JSON or break the tool's schema); then `arguments` is None and the
+    loop reports the error back to the model as the call's result instead of running it."""
+
+    id: str
+    name: str
+    arguments_json: str
+    """The arguments exactly as the model sent them (replayed to the backend as is)."""
+    arguments: dict[str, Any] | None = field(default=None, hash=False)
+    """The parsed arguments (None when the call is invalid); left out of the hash (a dict)."""
+    error: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": self.arguments_json,
+                **({"error": self.error} if self.error else {})}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A streamed piece of a tool call: the `index`-th call of the answer; `id` and `name`
+    arrive once (usually in the first piece), `arguments` is the next fragment of its JSON."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message as a backend sees it."""
+    """One chat message as a backend sees it.
+
+    An assistant message may carry `tool_calls` (its content may then be empty); a `tool`
+    message carries one call's result in `content`, with that call's `tool_call_id` and the
+    tool's `name`.
+    """
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
 
-    def as_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            data["tool_calls"] = [c.as_dict() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            data["name"] = self.name
+        return data
 
 
 class GenerationConfig(BaseModel):
@@ -138,6 +188,11 @@ class Chunk:
     error_kind: str | None = None
     notice: str | None = None
     metrics: Metrics | None = None
+    tool_call_deltas: tuple[ToolCallDelta, ...] = ()
+    """Pieces of tool calls as they stream (see `ToolCallDelta`)."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """On the last chunk of a turn with finish_reason "tool_calls": the complete calls,
+    validated against the offered tools (an invalid one has `error` set)."""
 
 
 @dataclass(frozen=True, slots=True)

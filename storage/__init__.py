@@ -48,9 +48,11 @@ from .profiles import (
     profile_path,
     validate_profile_name,
 )
-from .search import fts_query
+from .search import fts_query, fuse
+from .search_filters import SearchFilters
 from .sessions import derive_title
 from .store import Store, open_profile
+from .vectors import ChunkVector, IndexCoverage, PendingMessage, VectorHit, VectorModel
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -64,6 +66,7 @@ __all__ = [
     "STATUSES",
     "VIEWS",
     "AmbiguousIdError",
+    "ChunkVector",
     "CorruptDatabaseError",
     "DatabaseBusyError",
     "ExportExistsError",
@@ -71,11 +74,14 @@ __all__ = [
     "ImportFormatError",
     "ImportLimitError",
     "ImportLimits",
+    "IndexCoverage",
     "MessageNotFoundError",
     "NewerDatabaseError",
     "NotInTrashError",
+    "PendingMessage",
     "ProfileNameError",
     "Record",
+    "SearchFilters",
     "SearchHit",
     "SearchQueryError",
     "Session",
@@ -84,9 +90,12 @@ __all__ = [
     "StorageError",
     "Store",
     "StoredMessage",
+    "VectorHit",
+    "VectorModel",
     "derive_title",
     "export_sessions",
     "fts_query",
+    "fuse",
     "import_file",
     "insert_records",
     "list_profiles",

@@ -184,3 +184,50 @@ def m004_message_energy(db: Database) -> None:
     messages = db.table("messages")
     for column, column_type in (("energy_j", float), ("energy_source", str), ("cpu_s", float)):
         messages.add_column(column, column_type)
+
+
+@migration
+def m005_message_vectors(db: Database) -> None:
+    # Vectors of message chunks for search by meaning, tagged with the embedding model that
+    # made them (ref, dimension, fingerprint): one index holds one model's vectors, so a
+    # model change re-indexes instead of mixing. `vector_done` records each message indexed
+    # (also those with nothing to embed), so "what is left" is one anti-join.
+    db.execute(
+        """
+        CREATE TABLE vector_models (
+            id INTEGER PRIMARY KEY,
+            ref TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (ref, dim, fingerprint)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE vector_chunks (
+            id INTEGER PRIMARY KEY,
+            model_id INTEGER NOT NULL,
+            message_seq INTEGER NOT NULL,
+            chunk INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            vector BLOB NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX vector_chunks_message ON vector_chunks (message_seq)")
+    db.execute("CREATE INDEX vector_chunks_model ON vector_chunks (model_id, id)")
+    db.execute(
+        "CREATE TABLE vector_done (message_seq INTEGER PRIMARY KEY, model_id INTEGER NOT NULL)"
+    )
+    # A message's vectors go with it (purge, truncate) and when its text changes (an answer
+    # still streaming is not indexed; an edit re-indexes).
+    for event, when in (("delete", "AFTER DELETE ON messages"),
+                        ("update", "AFTER UPDATE OF content ON messages")):
+        db.execute(
+            f"CREATE TRIGGER messages_vectors_{event} {when} BEGIN "
+            "DELETE FROM vector_chunks WHERE message_seq = old.seq; "
+            "DELETE FROM vector_done WHERE message_seq = old.seq; END"
+        )

@@ -82,7 +82,7 @@ class StoredMessage:
 
 @dataclass(slots=True)
 class SearchHit:
-    """One full-text search result: a message, or a session title when message_id is None."""
+    """One search result: a message, or a session title when message_id is None."""
 
     session_id: str
     session_title: str
@@ -91,6 +91,9 @@ class SearchHit:
     role: str | None
     snippet: str
     rank: float
+    """Lower is better: bm25 for words, minus the similarity or the fused score otherwise."""
+    matched: str = "words"
+    """What found it: "words" (full text), "meaning" (vectors) or "both" (hybrid)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Return the hit as a JSON-ready dict."""

@@ -33,8 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "repl": ("repl:repl", "Chat line by line in the terminal: the same sessions, models and "
                           "slash commands as the full-screen app, as plain text (for SSH, "
                           "tmux, screen readers and scrollback)."),
-    "search": ("search:search", "Search messages and titles for every word of QUERY (a "
-                                "trailing * matches a prefix)."),
+    "search": ("search:search", "Search messages and titles for QUERY: by its words, by its "
+                                "meaning, or both."),
+    "serve": ("serve:serve", "Serve every model talu-chat reaches over an OpenAI-compatible "
+                             "HTTP API."),
     "sessions": ("sessions:sessions", "List and manage stored chat sessions (IDs may be any "
                                       "unique prefix)."),
 }

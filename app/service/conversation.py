@@ -7,6 +7,7 @@ write the database are blocking: interfaces with an event loop call them on a wo
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from storage import (
     ImportLimits,
     Record,
+    SearchFilters,
     SearchHit,
     Session,
     SessionNode,
@@ -38,6 +40,8 @@ from .turns import TurnRun
 
 if TYPE_CHECKING:
     from engine import Engine, GenerationConfig
+
+    from .indexing import Indexer
 
 #: The sidebar's sections, in order: (view, heading).
 SIDEBAR_SECTIONS = (("pinned", "Pinned"), ("recent", "Recent"), ("archived", "Archived"),
@@ -139,6 +143,8 @@ class ConversationService:
         return self._engine
 
     def close(self) -> None:
+        if "indexer" in self.__dict__:
+            self.indexer.stop_background()
         self.store.close()
 
     # sessions -----------------------------------------------------------------------------
@@ -328,10 +334,18 @@ class ConversationService:
 
     # search, export, import ---------------------------------------------------------------
 
-    def search(self, query: str, limit: int = 20, include_deleted: bool = False
-               ) -> list[SearchHit]:
+    def search(self, query: str, limit: int = 20, include_deleted: bool = False,
+               filters: SearchFilters | None = None) -> list[SearchHit]:
         """Messages and titles matching every word of `query`, best first."""
-        return self.store.search(query, limit=limit, include_deleted=include_deleted)
+        return self.store.search(query, limit=limit, include_deleted=include_deleted,
+                                 filters=filters)
+
+    @functools.cached_property
+    def indexer(self) -> Indexer:
+        """The search index by meaning (app.service.indexing): embeds and searches."""
+        from .indexing import Indexer
+
+        return Indexer(self)
 
     def export(self, session_ids: Sequence[str] | None, fmt: str, path: Path | None = None,
                force: bool = False) -> str | Path:

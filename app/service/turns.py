@@ -135,6 +135,9 @@ class TurnRun:
                 final = Chunk(done=True, finish_reason="cancelled")
             stored = await asyncio.to_thread(self._finalize, "".join(parts), final,
                                              stream.turn.backend)
+        indexer = self.service.__dict__.get("indexer")  # made only where search is used
+        if indexer is not None:
+            indexer.nudge()  # the TUI indexes the new messages in the background
         yield TurnFinished(stored, final)
 
     def _finalize(self, text: str, final: Chunk, backend: str) -> StoredMessage:

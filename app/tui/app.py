@@ -80,6 +80,8 @@ class TaluApp(App[None]):
         # the whole screen.
         for widget in self.screen.children:
             widget.refresh()
+        # Search by meaning: index what is missing, after start-up has settled.
+        self.set_timer(3.0, lambda: self.service.indexer.start_background())
 
     def watch_theme(self, theme: str) -> None:
         if self._theme_ready and self.ctx.theme is None:
@@ -114,6 +116,7 @@ class TaluApp(App[None]):
         self.ctx.profile = name
         await self.switch_screen(ChatScreen(service, name))
         self.sub_title = f"profile {name}"
+        service.indexer.start_background()
         await asyncio.to_thread(old.close)
         self.notify(f"Profile {name}")
 

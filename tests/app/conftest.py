@@ -14,6 +14,10 @@ REAL = "local::smollm2"
 def scripted_default_model(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """New sessions use `scripted::echo`: instant, and its answer is known in advance."""
     monkeypatch.setenv("TALU_CHAT_DEFAULT_MODEL", SCRIPTED)
+    # Search by words, no background indexing, unless a test is about search by meaning
+    # (tests/app/test_search_*.py set their own).
+    monkeypatch.setenv("TALU_CHAT_SEARCH__MODE", "text")
+    monkeypatch.setenv("TALU_CHAT_SEARCH__INDEX", "false")
     return SCRIPTED
 
 

@@ -223,17 +223,17 @@ def test_search_ranks_hits_with_snippets() -> None:
         seed(store, "birds", "Tell me about herons", "Herons stand still.")
         gone = seed(store, "", "otters again")
         store.delete(gone)
-    document = run("search", "otters", "--json").json()
+    document = run("search", "otters", "--text", "--json").json()
     assert document["query"] == "otters"
     assert {h["session_id"] for h in document["hits"]} == {sid}
     assert {h["number"] for h in document["hits"] if h["message_id"]} == {1, 2}
     assert all("«" in h["snippet"] and "»" in h["snippet"] for h in document["hits"])
-    lines = run("search", "hold", "hands").stdout.splitlines()
+    lines = run("search", "hold", "hands", "--text").stdout.splitlines()
     assert lines[0].startswith(sid[:8]) and "  [2] assistant  " in lines[0]
     assert lines[1].startswith("    ") and "«hold» «hands»" in lines[1]
-    deleted = run("search", "otters", "--deleted", "--json").json()
+    deleted = run("search", "otters", "--text", "--deleted", "--json").json()
     assert gone in {h["session_id"] for h in deleted["hits"]}
-    none = run("search", "zebras")
+    none = run("search", "zebras", "--text")
     assert none.code == 0 and none.stdout == "" and "no matches" in none.stderr
     assert run("search", "zebras", "--profile", "nobody").code == 0
 

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from app.tui.widgets.markdown.throttle import RenderThrottle, next_interval
+from app.tui.widgets.markdown.throttle import (
+    CpuMeter,
+    RenderThrottle,
+    leftover_share,
+    next_interval,
+    paced_interval,
+)
 
 
 class Timer:
@@ -187,3 +193,67 @@ async def test_settle_returns_once_rendered_and_when_the_host_goes() -> None:
     await asyncio.wait_for(throttle.settle(lambda: False), 1)
     throttle.release()
     assert not host.soon and not host.timers
+
+
+def test_the_loop_share_shrinks_with_the_cores_other_threads_take() -> None:
+    assert leftover_share(0.25, 0.0, 2, 0.2) == 0.25
+    assert leftover_share(0.25, 1.0, 2, 0.2) == pytest.approx(0.125)
+    assert leftover_share(0.25, 2.0, 2, 0.2) == pytest.approx(0.05)  # never below the least
+    assert leftover_share(0.25, 9.0, 2, 0.2) == pytest.approx(0.05)
+
+
+def test_pacing_moves_the_interval_half_way_towards_the_share() -> None:
+    assert paced_interval(0.1, 1.0, 0.25) == pytest.approx(0.2)  # 4x over: twice as long
+    assert paced_interval(0.1, 0.0625, 0.25) == pytest.approx(0.05)  # 4x under: half
+    assert paced_interval(0.1, 0.0, 0.25) == 0.0
+
+
+def test_the_meter_tells_the_loop_from_the_other_threads() -> None:
+    clocks = {"thread": 0.0, "process": 0.0, "wall": 0.0}
+    meter = CpuMeter(lambda: clocks["thread"], lambda: clocks["process"],
+                     lambda: clocks["wall"], cpus=2)
+    clocks.update(thread=0.5, process=2.0, wall=1.0)  # the loop half a core, a decode 1.5
+    assert meter.sample() == pytest.approx((0.5, 1.5))
+    clocks.update(thread=0.5, process=2.0, wall=2.0)  # idle
+    assert meter.sample() == (0.0, 0.0)
+    assert meter.longest(0.25, 1.5) == pytest.approx(0.25 * CpuMeter.BUSY_STRETCH)
+    assert meter.longest(0.25, 0.5) == 0.25
+
+
+class FixedMeter:
+    """A meter that always reports the same loads."""
+
+    def __init__(self, busy: float, others: float) -> None:
+        self.busy, self.others = busy, others
+        self.real = CpuMeter(lambda: 0.0, lambda: 0.0, lambda: 0.0, cpus=2)
+
+    def sample(self) -> tuple[float, float]:
+        return self.busy, self.others
+
+    def share(self, share: float, others: float) -> float:
+        return self.real.share(share, others)
+
+    def longest(self, longest: float, others: float) -> float:
+        return self.real.longest(longest, others)
+
+
+async def frames_with(meter: FixedMeter, renders: int = 8) -> RenderThrottle:
+    host = Host()
+    throttle = RenderThrottle(host, Renders(host), shortest=0.03, longest=0.25, share=0.25,
+                              clock=lambda: host.now, meter=meter)  # type: ignore[arg-type]
+    throttle._render.throttle = throttle  # type: ignore[attr-defined]
+    for _ in range(renders):
+        throttle.dirty = True
+        throttle.request(now=False)
+        await host.advance(1.0)
+    return throttle
+
+
+async def test_a_busy_loop_or_a_busy_decode_stretches_the_frames_an_idle_one_does_not() -> None:
+    assert (await frames_with(FixedMeter(busy=0.05, others=0.0))).interval == 0.03
+    loop_busy = (await frames_with(FixedMeter(busy=0.5, others=0.0))).interval
+    assert loop_busy == 0.25  # twice its share: stretched up to the longest
+    moderate = (await frames_with(FixedMeter(busy=0.3, others=0.0), renders=1)).interval
+    assert 0.03 < moderate < 0.25
+    decoding = (await frames_with(FixedMeter(busy=0.3, others=2.0))).interval
+    assert decoding == pytest.approx(0.25 * CpuMeter.BUSY_STRETCH)

@@ -80,7 +80,9 @@ def test_hit_fields_and_snippet(store: Store) -> None:
         "role",
         "snippet",
         "rank",
+        "matched",
     }
+    assert hit.matched == "words"
 
 
 def test_ranking_prefers_denser_matches(store: Store) -> None:

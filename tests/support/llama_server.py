@@ -41,14 +41,17 @@ class LlamaServer:
 
 @contextlib.contextmanager
 def llama_server(model: Path, api_key: str = "test-key", n_ctx: int = 2048,
-                 timeout: float = 120.0) -> Iterator[LlamaServer]:
-    """Start llama_cpp.server on a free loopback port; it stops with the block or with us."""
+                 timeout: float = 120.0,
+                 chat_format: str | None = None) -> Iterator[LlamaServer]:
+    """Start llama_cpp.server on a free loopback port; it stops with the block or with us.
+    `chat_format` (e.g. "chatml-function-calling") replaces the model's own template."""
     port = free_port()
     log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias",
          "smollm2", "--host", "127.0.0.1", "--port", str(port), "--api_key", api_key,
-         "--n_ctx", str(n_ctx), "--n_threads", "1"],
+         "--n_ctx", str(n_ctx), "--n_threads", "1",
+         *(["--chat_format", chat_format] if chat_format else [])],
         stdout=log, stderr=log, preexec_fn=_die_with_parent,
     )
     base_url = f"http://127.0.0.1:{port}/v1"

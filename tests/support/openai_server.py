@@ -12,19 +12,24 @@ one JSON document otherwise). How a chat request is answered, first match wins: 
 (`enqueue`), the model's script (`script`), a built-in ``fault-<kind>`` model name (`FAULTS`),
 `default` (echo of the last user message). Faults: any status with a body, a delay before the
 first byte or between events, a stream cut before its end, a malformed event, silence, an
-endless stream. The server runs on daemon threads and stops with the `with` block.
+endless stream. Tool calls: ``Reply(tool_calls=(CallReply("name", '{"a": 1}'), ...))`` streams
+them as OpenAI tool-call deltas (arguments cut into `tool_chunk`-character fragments, several
+calls interleaved by index with `interleave`) and finishes with "tool_calls"; the tools a
+request offered are in ``request.tools`` / ``request.tool_choice``. The server runs on daemon
+threads and stops with the `with` block.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import select
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -32,6 +37,16 @@ from tests.support.ports import free_port
 from tests.support.scripted_backend import echo, tokens
 
 COUNT: Literal["count"] = "count"
+
+
+@dataclass(frozen=True)
+class CallReply:
+    """One tool call the server streams: the tool's name and its arguments text as sent
+    (any text: malformed JSON is a malformed call); `id` defaults to "call_<index>"."""
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,9 @@ class Reply:
     """Wait this long before sending anything."""
     delay_s: float = 0.0
     """Wait this long before each SSE event after the first."""
+    rate: float | None = None
+    """Pace the pieces at this many per second: piece i is sent `i / rate` seconds after the
+    first, whatever the writes cost (a fixed token rate; `Request.sent_at` has the times)."""
     cut_after: int | None = None
     """Close the connection after this many pieces: no finish, no [DONE]."""
     malformed_after: int | None = None
@@ -72,10 +90,18 @@ class Reply:
     usage: dict[str, int] | Literal["count"] | None = COUNT
     """The usage event (sent when the request asks for it): counted, given, or None (never
     sent, like llama_cpp.server)."""
+    tool_calls: tuple[CallReply, ...] = ()
+    """Tool calls streamed after the text pieces; the finish reason becomes "tool_calls"."""
+    tool_chunk: int = 4
+    """Characters of arguments per tool-call delta."""
+    interleave: bool = False
+    """Alternate the calls' fragments (parallel calls arriving mixed by index)."""
 
     def pieces(self, request: Request) -> list[str]:
         if self.chunks is not None:
             return list(self.chunks)
+        if self.tool_calls and self.text is None:  # a call alone, no text
+            return []
         return tokens(self.text if self.text is not None else echo(request.last_user))
 
 
@@ -93,6 +119,7 @@ FAULTS: dict[str, Reply] = {
     "usage": Reply(chunks=("With", " usage"),
                    usage={"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}),
     "endless": Reply(chunks=(), endless=True, delay_s=0.01),
+    "no-tools": Reply(status=400, error="This model does not support tools"),
 }
 """Built-in behaviours of the model names ``fault-<kind>``."""
 
@@ -111,6 +138,8 @@ class Request:
     """SSE events written (pieces, then finish, usage and [DONE])."""
     client_gone: bool = False
     """The client closed the connection before the answer ended."""
+    sent_at: list[float] = field(default_factory=list)
+    """`time.monotonic()` when each piece of a streamed answer was written, in order."""
 
     @property
     def model(self) -> str | None:
@@ -129,6 +158,15 @@ class Request:
     def stream(self) -> bool:
         return isinstance(self.body, dict) and bool(self.body.get("stream"))
 
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The `tools` the request offered (empty when none)."""
+        return self.body.get("tools") or [] if isinstance(self.body, dict) else []
+
+    @property
+    def tool_choice(self) -> Any:
+        return self.body.get("tool_choice") if isinstance(self.body, dict) else None
+
 
 class _ClientGone(Exception):
     pass
@@ -146,6 +184,9 @@ class OpenAIServer:
         self.model_entries: list[Any] | None = None
         """When set, the raw ``data`` list ``GET /v1/models`` returns (hostile ids)."""
         self.requests: list[Request] = []
+        self.embedding_models: dict[str, int] = {}
+        """Models that answer ``POST /v1/embeddings`` (name → dimension), with word-hash
+        vectors: texts sharing words are close. Any other model answers 404 there."""
         self._scripts: dict[str, Reply] = {}
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
@@ -238,6 +279,25 @@ def _event(model: str, text: str | None = None, finish: str | None = None) -> di
             "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
 
+def _call_events(model: str, calls: tuple[CallReply, ...], size: int,
+                 interleave: bool) -> list[dict[str, Any]]:
+    """The SSE payloads that stream `calls` as tool-call deltas."""
+    per_call: list[list[dict[str, Any]]] = []
+    for index, call in enumerate(calls):
+        first = {"index": index, "id": call.id or f"call_{index}", "type": "function",
+                 "function": {"name": call.name, "arguments": ""}}
+        step = max(1, size)
+        rest = [{"index": index, "function": {"arguments": call.arguments[i:i + step]}}
+                for i in range(0, len(call.arguments), step)]
+        per_call.append([first, *rest])
+    if interleave:
+        ordered = [d for group in itertools.zip_longest(*per_call) for d in group if d]
+    else:
+        ordered = [d for group in per_call for d in group]
+    return [{**_event(model), "choices": [{"index": 0, "delta": {"tool_calls": [d]},
+                                           "finish_reason": None}]} for d in ordered]
+
+
 def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(_Handler):
         owner = server
@@ -298,6 +358,9 @@ class _Handler(BaseHTTPRequestHandler):
         request = self._record()
         if not self._authorized(request):
             return
+        if self.path.rstrip("/").endswith("/embeddings"):
+            self._embeddings(request)
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._json(request, 404, {"error": {"message": f"no route {self.path}"}})
             return
@@ -312,6 +375,20 @@ class _Handler(BaseHTTPRequestHandler):
         except (_ClientGone, OSError):
             request.client_gone = True
             self.close_connection = True
+
+    def _embeddings(self, request: Request) -> None:
+        dim = self.owner.embedding_models.get(request.model or "")
+        if dim is None:
+            self._json(request, 404, {"error": {
+                "message": f"The model `{request.model}` does not support embeddings",
+                "type": "invalid_request_error"}})
+            return
+        texts = request.body.get("input", [])
+        texts = [texts] if isinstance(texts, str) else texts
+        data = [{"object": "embedding", "index": i, "embedding": _word_vector(str(t), dim)}
+                for i, t in enumerate(texts)]
+        self._json(request, 200, {"object": "list", "data": data, "model": request.model,
+                                  "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 
     # answers -------------------------------------------------------------------------------
 
@@ -342,6 +419,8 @@ class _Handler(BaseHTTPRequestHandler):
         limit = request.body.get("max_tokens") if isinstance(request.body, dict) else None
         if isinstance(limit, int) and len(pieces) > limit and not reply.ignore_max_tokens:
             return pieces[:limit], "length"
+        if reply.tool_calls and reply.finish_reason == "stop":
+            return pieces, "tool_calls"
         return pieces, reply.finish_reason
 
     def _usage(self, request: Request, reply: Reply, completion: int) -> dict[str, int] | None:
@@ -358,6 +437,11 @@ class _Handler(BaseHTTPRequestHandler):
             "model": request.model,
             "choices": [{"index": 0, "finish_reason": finish,
                          "message": {"role": "assistant", "content": "".join(pieces)}}]}
+        if reply.tool_calls:
+            document["choices"][0]["message"]["tool_calls"] = [
+                {"id": c.id or f"call_{i}", "type": "function",
+                 "function": {"name": c.name, "arguments": c.arguments}}
+                for i, c in enumerate(reply.tool_calls)]
         usage = self._usage(request, reply, len(pieces))
         if usage is not None:
             document["usage"] = usage
@@ -380,6 +464,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write(request, f"data: {data}\n\n".encode("utf-8", "surrogatepass"))
             return
         pieces, finish = self._limited(request, reply)
+        started = time.monotonic()
         for index, piece in enumerate(pieces):
             if reply.cut_after is not None and index >= reply.cut_after:
                 return
@@ -388,7 +473,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if index and reply.delay_s:
                 self._wait(reply.delay_s)
+            if index and reply.rate:
+                self._wait(started + index / reply.rate - time.monotonic())
             self._write(request, _sse(_event(model, piece)))
+            request.sent_at.append(time.monotonic())
         if reply.cut_after is not None and reply.cut_after <= len(pieces):
             return
         if reply.malformed_after is not None:
@@ -401,6 +489,8 @@ class _Handler(BaseHTTPRequestHandler):
                 sent += 1
                 self._wait(reply.delay_s or 0.01)
             return
+        for payload in _call_events(model, reply.tool_calls, reply.tool_chunk, reply.interleave):
+            self._write(request, _sse(payload))
         self._write(request, _sse(_event(model, None, finish)))
         options = request.body.get("stream_options") or {}
         usage = self._usage(request, reply, sent)
@@ -446,3 +536,13 @@ class _Handler(BaseHTTPRequestHandler):
                 except OSError:
                     raise _ClientGone from None
 
+
+def _word_vector(text: str, dim: int) -> list[float]:
+    """A bag of hashed words: deterministic, and close for texts that share words."""
+    import zlib
+
+    vector = [0.0] * dim
+    for word in text.lower().split():
+        vector[zlib.crc32(word.encode()) % dim] += 1.0
+    vector[0] += 0.01  # never all zeros
+    return vector

@@ -66,6 +66,18 @@ def test_max_tokens_cuts_the_answer_with_length(openai_peer: OpenAIServer) -> No
     assert chunks[-1].finish_reason == "length"
 
 
+def test_paced_pieces_go_out_at_the_rate_and_are_timed(openai_peer: OpenAIServer) -> None:
+    text = " ".join(f"w{i}" for i in range(9))
+    openai_peer.script("paced", Reply(text=text, rate=20))
+    chunks = ask(openai_peer, "paced")
+    assert "".join(c.text for c in chunks) == text
+    sent = openai_peer.chat_requests[-1].sent_at
+    assert len(sent) == 9 and sent == sorted(sent)
+    # Piece i leaves no earlier than i / rate after the first left (less half a period for
+    # the first write's own time): the pacing is a schedule, not a sleep per write.
+    assert all(sent[i] - sent[0] >= (i - 0.5) / 20 for i in range(1, 9))
+
+
 def test_answers_without_streaming_when_asked(openai_peer: OpenAIServer) -> None:
     openai_peer.script("m", Reply(text="A whole answer."))
     status, document = post(openai_peer, {"model": "m", "messages": [

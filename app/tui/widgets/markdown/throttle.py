@@ -1,8 +1,17 @@
-"""The render throttle: one render at a time, however many deltas arrived, at a bounded rate."""
+"""The render throttle: one render at a time, however many deltas arrived, at a bounded rate.
+
+The rate adapts to what frames really cost: the event loop's CPU time while an answer streams
+(parsing, layout, the compositor, the terminal output) is held to a share of a core, and that
+share shrinks with the cores the rest of the process takes (a local model decoding on threads
+beside the loop), so the screen leaves the decode the CPU it needs.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -33,12 +42,82 @@ def next_interval(cost: float, shortest: float, longest: float, share: float) ->
     return min(longest, max(shortest, cost / share))
 
 
+def leftover_share(share: float, others: float, cpus: int, least: float) -> float:
+    """The share of a core the renders may take when other threads of the process keep
+    `others` of the `cpus` cores busy: `share` on an idle process, down to `least` of it."""
+    left = 1.0 - min(max(others, 0.0), cpus) / cpus
+    return share * max(least, left)
+
+
+def paced_interval(interval: float, busy: float, share: float) -> float:
+    """The next interval when the event loop was `busy` (share of a core) at `interval` and may
+    take `share`: longer when it was over, shorter when under (half way, in ratio, each time)."""
+    if busy <= 0.0 or share <= 0.0:
+        return 0.0 if busy <= 0.0 else float("inf")
+    return interval * math.sqrt(busy / share)
+
+
+class CpuMeter:
+    """How busy the event loop's thread was, and how many cores the process's other threads (a
+    local decode) kept busy, since the last sample. Sampled on the event loop's thread."""
+
+    LEAST: float = 0.2
+    """The loop keeps at least this part of its share, however busy the other threads."""
+    BUSY_STRETCH: float = 2.0
+    """While the other threads keep half the cores or more busy, the longest interval is this
+    many times longer (a local decode keeps its speed; the screen follows a little later)."""
+
+    def __init__(
+        self,
+        thread_clock: Callable[[], float] = time.thread_time,
+        process_clock: Callable[[], float] = time.process_time,
+        wall_clock: Callable[[], float] = time.perf_counter,
+        cpus: int | None = None,
+    ) -> None:
+        self._clocks = (thread_clock, process_clock, wall_clock)
+        self.cpus = cpus or _usable_cpus()
+        self._last = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        return (self._clocks[0](), self._clocks[1](), self._clocks[2]())
+
+    def sample(self) -> tuple[float, float]:
+        """(share of a core the event loop took, cores the other threads kept busy) since the
+        last sample."""
+        now = self._now()
+        loop, process, wall = (b - a for a, b in zip(self._last, now, strict=True))
+        self._last = now
+        if wall <= 0:
+            return 0.0, 0.0
+        return max(loop, 0.0) / wall, max(process - loop, 0.0) / wall
+
+    def share(self, share: float, others: float) -> float:
+        """The share of a core the loop may take beside `others` busy cores."""
+        return leftover_share(share, others, self.cpus, self.LEAST)
+
+    def longest(self, longest: float, others: float) -> float:
+        """The longest interval beside `others` busy cores."""
+        return longest * self.BUSY_STRETCH if others >= self.cpus / 2 else longest
+
+
+@functools.cache
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class RenderThrottle:
     """Runs `render` when asked, at once or once the interval since the last render is over.
 
     `render` returns the seconds it spent on the event loop (the interval stretches when renders
     are slow), or None when the host is going away (nothing is rendered after that). It sets
-    `dirty` again when it left work for the next render.
+    `dirty` again when it left work for the next render. With a `meter`, the interval also
+    follows the event loop's whole load while it streams (the screen updates after a render —
+    layout, compositor, terminal output — cost more than the render): it stretches while the
+    loop takes more than `share` of a core, less the part the process's other threads (a local
+    decode) take, and shrinks back when it takes less.
     """
 
     def __init__(
@@ -50,6 +129,7 @@ class RenderThrottle:
         longest: float,
         share: float,
         clock: Callable[[], float] = time.perf_counter,
+        meter: CpuMeter | None = None,
     ) -> None:
         self.dirty = False
         """There is new text to render."""
@@ -61,6 +141,7 @@ class RenderThrottle:
         self._longest = longest
         self._share = share
         self._clock = clock
+        self._meter = meter
         self._urgent = False
         self._busy = False
         self._timer: Stoppable | None = None
@@ -125,6 +206,11 @@ class RenderThrottle:
             return
         self._busy = True
         self._urgent = False
+        paced, longest = 0.0, self._longest
+        if self._meter is not None:
+            busy, others = self._meter.sample()
+            paced = paced_interval(self.interval, busy, self._meter.share(self._share, others))
+            longest = self._meter.longest(longest, others)
         cost: float | None = 0.0
         try:
             cost = await self._render()
@@ -132,7 +218,8 @@ class RenderThrottle:
             self._busy = False
             self._last_render = self._clock()
             spent = cost or 0.0
-            self.interval = next_interval(spent, self._shortest, self._longest, self._share)
+            interval = next_interval(spent, self._shortest, self._longest, self._share)
+            self.interval = min(longest, max(interval, paced))
             if cost is not None and self.dirty:
                 self.request(now=self._urgent)
             else:

@@ -31,7 +31,7 @@ from .freeze import Lines, cut_after, final_blocks, top_level_blocks
 from .live_tail import LiveBlock, build_limit, reconcile
 from .stream_text import StreamText
 from .textual_compat import is_closing
-from .throttle import RenderThrottle
+from .throttle import CpuMeter, RenderThrottle
 
 
 class StreamingMarkdown(Widget):
@@ -49,7 +49,12 @@ class StreamingMarkdown(Widget):
     MAX_INTERVAL: ClassVar[float] = 1 / 4
     """Longest time between two renders of the tail, however slow a render is."""
     RENDER_SHARE: ClassVar[float] = 0.25
-    """Share of the event loop the tail may take: the interval stretches when renders are slow."""
+    """Share of a core the event loop may take while the text streams (renders and the screen
+    updates after them): the interval stretches when frames are costly, and more when the
+    process's other threads (a local decode) keep the cores busy (see `throttle.CpuMeter`)."""
+    ADAPTIVE: ClassVar[bool] = True
+    """Pace renders by the event loop's whole CPU time and the CPU the process's other threads
+    leave (set False to pace by the render's own time only, e.g. to compare)."""
     BAKE: ClassVar[bool] = True
     """Bake frozen blocks (set False to keep every block a widget, e.g. to compare)."""
 
@@ -80,7 +85,7 @@ class StreamingMarkdown(Widget):
         self._reset = False
         self._throttle = RenderThrottle(
             self, self._update, shortest=self.MIN_INTERVAL, longest=self.MAX_INTERVAL,
-            share=self.RENDER_SHARE,
+            share=self.RENDER_SHARE, meter=CpuMeter() if self.ADAPTIVE else None,
         )
         self._baker = Baker(
             self._document, parse=self._parse, request=self._request_bake, enabled=self.BAKE
