@@ -12,6 +12,8 @@ from ..sanitize import visible_line
 #: Engine error kind -> (HTTP status, OpenAI error type).
 STATUS_BY_KIND: dict[str, tuple[int, str]] = {
     "unsupported": (501, "not_implemented"),
+    "tools_unsupported": (501, "not_implemented"),
+    "tool": (422, "invalid_request_error"),
     "model_reference": (404, "invalid_request_error"),
     "model_not_found": (404, "invalid_request_error"),
     "config": (422, "invalid_request_error"),

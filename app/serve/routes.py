@@ -43,7 +43,28 @@ def _usage(final: Chunk | None) -> dict[str, int]:
 
 def _finish(final: Chunk | None) -> str:
     reason = final.finish_reason if final is not None else None
-    return "length" if reason == "length" else "stop"
+    return reason if reason in ("length", "tool_calls") else "stop"
+
+
+def _call_deltas(chunk: Chunk) -> list[dict[str, Any]]:
+    """A chunk's tool-call pieces in the OpenAI streaming shape."""
+    out = []
+    for delta in chunk.tool_call_deltas:
+        function: dict[str, str] = {"arguments": delta.arguments}
+        entry: dict[str, Any] = {"index": delta.index, "function": function}
+        if delta.id is not None:
+            entry.update(id=delta.id, type="function")
+        if delta.name is not None:
+            function["name"] = delta.name
+        out.append(entry)
+    return out
+
+
+def _calls(final: Chunk | None) -> list[dict[str, Any]]:
+    """The complete tool calls of an answer, in the OpenAI message shape."""
+    return [{"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": c.arguments_json}}
+            for c in (final.tool_calls if final is not None else ())]
 
 
 def _note(request: Request, served: Served, answer: Answer | None = None,
@@ -90,7 +111,9 @@ async def _finished(request: Request, served: Served, answer: Answer,
 def _events(request: Request, served: Served, answer: Answer, first: Chunk,
             piece: Callable[[str | None, str | None], dict[str, Any]],
             include_usage: bool, messages: list[Message], prompt: Any,
-            opening: dict[str, Any] | None) -> EventSourceResponse:
+            opening: dict[str, Any] | None,
+            calls: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
+            ) -> EventSourceResponse:
     """An SSE response streaming the answer; the client going away cancels it."""
     async def events() -> AsyncIterator[dict[str, str]]:
         try:
@@ -100,6 +123,8 @@ def _events(request: Request, served: Served, answer: Answer, first: Chunk,
             while True:
                 if chunk.text:
                     yield {"data": json.dumps(piece(chunk.text, None))}
+                if calls is not None and chunk.tool_call_deltas:
+                    yield {"data": json.dumps(calls(_call_deltas(chunk)))}
                 if chunk.done:
                     break
                 chunk = await answer.next_chunk()
@@ -131,9 +156,13 @@ async def chat_completions(request: Request, body: ChatRequest) -> Response:
     state = _state(request)
     messages = body.engine_messages()
     config = body.generation_config()
+    tools = body.engine_tools()
+    choice = body.engine_tool_choice(tools)
     try:
         served, answer, first = await _begin(
-            request, body, lambda s: state.engine.stream(s.ref, messages, config))
+            request, body, lambda s: state.engine.stream(s.ref, messages, config,
+                                                         tools=tools or None,
+                                                         tool_choice=choice))
     except ClientGone:
         return _gone()
     ident, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
@@ -145,18 +174,27 @@ async def chat_completions(request: Request, body: ChatRequest) -> Response:
                 "model": served.id,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
+    def calls(deltas: list[dict[str, Any]]) -> dict[str, Any]:
+        event = piece(None, None)
+        event["choices"][0]["delta"] = {"tool_calls": deltas}
+        return event
+
     if body.stream:
         opening = piece("", None)
         opening["choices"][0]["delta"]["role"] = "assistant"
         return _events(request, served, answer, first, piece, body.include_usage, messages,
-                       prompt, opening)
+                       prompt, opening, calls)
     final = await answer.collect(request)
     await _finished(request, served, answer, messages, prompt)
     raise_for(final)
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(answer.text)}
+    if final.tool_calls:
+        message["tool_calls"] = _calls(final)
+        message["content"] = message["content"] or None
     return JSONResponse({
         "id": ident, "object": "chat.completion", "created": created, "model": served.id,
         "choices": [{"index": 0, "finish_reason": _finish(final), "logprobs": None,
-                     "message": {"role": "assistant", "content": "".join(answer.text)}}],
+                     "message": message}],
         "usage": _usage(final)})
 
 

@@ -1,7 +1,9 @@
 """The request bodies the server accepts, and what they become for the engine.
 
 Unknown fields are ignored (clients send many); fields naming what talu-chat does not do yet
-(tools, images, several choices, log probabilities) are refused with 501 by `refusals`.
+(images, legacy `functions`, several choices, log probabilities) are refused with 501 by
+`refusals`. Tools pass through to the engine (`engine_tools`, `engine_tool_choice`), and
+assistant tool calls and `tool` results in the history replay to the model.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine import GenerationConfig, Message
+from engine import GenerationConfig, Message, Tool, ToolCall
+from engine.errors import ToolError
+from engine.tools import check_tool_choice, parse_arguments
 
 from .errors import ApiError, unsupported
 
@@ -28,12 +32,48 @@ class ContentPart(_Loose):
     text: str | None = Field(None, max_length=MAX_TEXT)
 
 
+MAX_CALLS = 32  # tool calls in one assistant message
+MAX_TOOLS = 128  # tools offered in one request
+
+
+class FunctionIn(_Loose):
+    """A call's function: its name and its arguments as a JSON text."""
+
+    name: str = Field(min_length=1, max_length=200)
+    arguments: str = Field("", max_length=MAX_TEXT)
+
+
+class CallIn(_Loose):
+    """An assistant's tool call in the history a client sends back."""
+
+    id: str = Field(min_length=1, max_length=200)
+    type: Literal["function"] = "function"
+    function: FunctionIn
+
+
+class ToolFunction(_Loose):
+    """An offered tool's function: name, description, JSON-Schema of its arguments."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=100_000)
+    parameters: dict[str, Any] | None = None
+
+
+class ToolIn(_Loose):
+    """One entry of a request's `tools`."""
+
+    type: Literal["function"] = "function"
+    function: ToolFunction
+
+
 class ChatMessage(_Loose):
     """One message of a chat request."""
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = Field(None, max_length=MAX_TEXT)
-    tool_calls: list[Any] | None = None
+    tool_calls: list[CallIn] | None = Field(None, max_length=MAX_CALLS)
+    tool_call_id: str | None = Field(None, max_length=200)
+    name: str | None = Field(None, max_length=200)
 
 
 class StreamOptions(_Loose):
@@ -59,8 +99,8 @@ class Sampling(_Loose):
     repeat_penalty: float | None = None
     n: int | None = None
     logprobs: Any = None
-    tools: Any = None
-    tool_choice: Any = None
+    tools: list[ToolIn] | None = Field(None, max_length=MAX_TOOLS)
+    tool_choice: str | dict[str, Any] | None = None
     functions: Any = None
     function_call: Any = None
 
@@ -88,13 +128,48 @@ class Sampling(_Loose):
 
     def refusals(self) -> None:
         """501 for what the server does not do yet."""
-        for name in ("tools", "tool_choice", "functions", "function_call"):
+        for name in ("functions", "function_call"):
             if getattr(self, name) not in (None, [], "none"):
-                raise unsupported("tools are", name)
+                raise unsupported("the legacy functions API is (send tools)", name)
         if self.n not in (None, 1):
             raise unsupported("n other than 1 is", "n")
         if self.logprobs not in (None, False, 0):
             raise unsupported("logprobs are", "logprobs")
+
+    def engine_tools(self) -> tuple[Tool, ...]:
+        """The offered tools for the engine; 422 naming the tool that cannot be used."""
+        tools: list[Tool] = []
+        for index, entry in enumerate(self.tools or ()):
+            function = entry.function
+            try:
+                tools.append(Tool(function.name, function.description or "",
+                                  function.parameters or {"type": "object",
+                                                          "properties": {}}))
+            except ToolError as exc:
+                raise ApiError(422, f"tools.{index}: {exc}", code="invalid_value",
+                               param=f"tools.{index}") from None
+        return tuple(tools)
+
+    def engine_tool_choice(self, tools: tuple[Tool, ...]) -> str | None:
+        """`tool_choice` as the engine takes it: auto, none, required or a tool's name."""
+        choice = self.tool_choice
+        if not tools:
+            if choice not in (None, "none", "auto"):
+                raise ApiError(422, "tool_choice: no tools are offered (send tools)",
+                               code="invalid_value", param="tool_choice")
+            return None
+        if isinstance(choice, dict):
+            function = choice.get("function")
+            choice = function.get("name") if isinstance(function, dict) else None
+            if not isinstance(choice, str):
+                raise ApiError(422, "tool_choice: expected auto, none, required or "
+                               '{"type": "function", "function": {"name": …}}',
+                               code="invalid_value", param="tool_choice")
+        try:
+            return check_tool_choice(choice, tools)
+        except ToolError as exc:
+            raise ApiError(422, f"tool_choice: {exc}", code="invalid_value",
+                           param="tool_choice") from None
 
     @property
     def include_usage(self) -> bool:
@@ -112,8 +187,8 @@ class ChatRequest(Sampling):
         out: list[Message] = []
         for index, message in enumerate(self.messages):
             where = f"messages.{index}"
-            if message.role in ("tool", "function") or message.tool_calls:
-                raise unsupported("tool messages are", where)
+            if message.role == "function":
+                raise unsupported("the legacy function role is (send tool)", f"{where}.role")
             content = message.content
             if isinstance(content, list):
                 texts = []
@@ -124,10 +199,19 @@ class ChatRequest(Sampling):
                 text = "".join(texts)
             else:
                 text = content or ""
+            if message.role == "tool":
+                if not message.tool_call_id:
+                    raise ApiError(422, f"{where}.tool_call_id: a tool message needs the id "
+                                   "of the call it answers", code="invalid_value",
+                                   param=f"{where}.tool_call_id")
+                out.append(Message("tool", text, tool_call_id=message.tool_call_id,
+                                   name=message.name))
+                continue
             role: Literal["system", "user", "assistant"] = (
                 "assistant" if message.role == "assistant"
                 else "user" if message.role == "user" else "system")
-            out.append(Message(role, text))
+            calls = tuple(_call(c) for c in message.tool_calls or ()) if role == "assistant" else ()
+            out.append(Message(role, text, tool_calls=calls))
         return out
 
     def refusals(self) -> None:
@@ -160,6 +244,8 @@ class CompletionRequest(Sampling):
             raise unsupported("suffix (fill in the middle) is", "suffix")
         if self.best_of not in (None, 1):
             raise unsupported("best_of is", "best_of")
+        if self.tools:
+            raise unsupported("tools on a raw completion are (use chat completions)", "tools")
 
 
 class EmbeddingRequest(_Loose):
@@ -177,3 +263,12 @@ class EmbeddingRequest(_Loose):
         if self.dimensions is not None:
             raise unsupported("dimensions is", "dimensions")
         return texts
+
+
+def _call(call: CallIn) -> ToolCall:
+    """A call from a client's history, as the engine replays it."""
+    try:
+        arguments: dict[str, Any] | None = parse_arguments(call.function.arguments)
+    except ValueError:
+        arguments = None  # replayed as sent: the model said it, whatever it is
+    return ToolCall(call.id, call.function.name, call.function.arguments, arguments)
