@@ -24,7 +24,14 @@ from pydantic_settings import (
 )
 from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
-from engine import DEFAULT_MODEL_REF, EndpointConfig, EngineConfig, GenerationConfig, LocalConfig
+from engine import (
+    DEFAULT_MODEL_REF,
+    EndpointConfig,
+    EngineConfig,
+    GenerationConfig,
+    LocalConfig,
+    MCPServerConfig,
+)
 
 from . import locations
 
@@ -120,6 +127,17 @@ class SearchSettings(BaseModel):
     texts score below it); another model may need another floor."""
 
 
+class MCPSettings(BaseModel):
+    """`[mcp]`: the MCP servers whose tools, prompts and resources talu-chat can offer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    servers: dict[str, MCPServerConfig] = Field(default_factory=dict)
+    """`[mcp.servers.NAME]`: `command` + `args` + `env` (stdio) or `url` + `headers`
+    (streamable HTTP); `${VAR}` in a value reads the environment, so secrets stay out of the
+    file. A server starts when first used and stops when talu-chat exits."""
+
+
 class Settings(BaseSettings):
     """talu-chat's settings."""
 
@@ -148,6 +166,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
     """The OpenAI-compatible server (`talu-chat serve`)."""
     search: SearchSettings = Field(default_factory=lambda: SearchSettings())
+    mcp: MCPSettings = Field(default_factory=lambda: MCPSettings())
     """Search by meaning (`talu-chat search --semantic / --hybrid`)."""
 
     @field_validator("data_dir", mode="before")

@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                   "file."),
     "import": ("transfer:import_", "Import the sessions of a file into the profile: all of "
                                    "them, or none on any error."),
+    "mcp": ("mcp:mcp", "Show the MCP servers configured in [mcp.servers.NAME] and what they "
+                       "offer."),
     "models": ("models:models", "List the models talu-chat can use: local GGUF files and "
                                 "endpoint models."),
     "repl": ("repl:repl", "Chat line by line in the terminal: the same sessions, models and "

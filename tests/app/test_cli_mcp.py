@@ -1,0 +1,62 @@
+"""`talu-chat mcp list` against a real MCP server (tests/support/mcp_server.py over stdio)
+declared in the settings file, beside one that cannot start."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tests.support.cli import REPO, run
+
+
+def _configure(home: Path, body: str) -> None:
+    config = home / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(body, encoding="utf-8")
+
+
+SERVERS = f"""
+[mcp.servers.tests]
+command = {json.dumps(sys.executable)}
+args = ["-m", "tests.support.mcp_server"]
+cwd = {json.dumps(str(REPO))}
+
+[mcp.servers.broken]
+command = {json.dumps(sys.executable)}
+args = ["-m", "tests.support.mcp_server", "--crash"]
+cwd = {json.dumps(str(REPO))}
+"""
+
+
+def test_mcp_list_shows_each_server_its_tools_prompts_and_resources(
+        isolated_env: Path) -> None:
+    _configure(isolated_env, SERVERS)
+    report = {s["name"]: s for s in run("mcp", "list", "--json").json()["servers"]}
+    good, bad = report["tests"], report["broken"]
+    assert good["state"] == "running"
+    tools = {t["name"]: t for t in good["tools"]}
+    assert {"add", "echo", "sleep"} <= set(tools)
+    assert tools["add"]["offered_as"] == "tests__add"
+    assert "\x1b" not in tools["add"]["description"]  # a server's text is untrusted
+    assert [p["name"] for p in good["prompts"]] == ["greet"]
+    assert [r["uri"] for r in good["resources"]] == ["notes://today"]
+    assert bad["state"] == "failed" and bad["error"]
+
+
+def test_mcp_list_as_text_and_without_servers(isolated_env: Path) -> None:
+    assert "no MCP servers configured" in run("mcp", "list").ok()
+    _configure(isolated_env, SERVERS)
+    text = run("mcp", "list").ok()
+    assert "tests  (stdio)  running" in text and "tool      add" in text
+    assert "broken  (stdio)  failed" in text
+    assert "resource  notes://today" in text
+    listed = run("mcp", "list", "--no-start", "--json").json()["servers"]
+    assert {s["state"] for s in listed} == {"stopped"}
+
+
+def test_a_bad_server_entry_is_one_line(isolated_env: Path) -> None:
+    _configure(isolated_env, "[mcp.servers.x]\nargs = ['a']\n")
+    outcome = run("mcp", "list")
+    assert outcome.code != 0 and len(outcome.stderr.strip().splitlines()) == 1
+    assert "command or a url" in outcome.stderr
