@@ -23,7 +23,7 @@ from . import kv_state
 from .backend import Backend
 from .config import LocalConfig
 from .embedders import EmbedderPool
-from .errors import ContextOverflow, EngineError, ModelFileError
+from .errors import ContextOverflow, ModelFileError
 from .gguf import GGUFInfo, read_gguf
 from .refs import discover_local
 from .state_cache import StateCache
@@ -52,7 +52,6 @@ CHATML_TEMPLATE = (
 )
 # Tokens kept free for the answer when trimming history and no max_tokens is set.
 MIN_ANSWER_TOKENS = 256
-_END = object()
 
 
 @dataclass
@@ -337,42 +336,24 @@ class LocalBackend(Backend):
         *, cache_key: str | None = None, tools: Sequence[Tool] = (),
         tool_choice: str = "auto",
     ) -> AsyncIterator[Chunk]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        cancel = threading.Event()
+        from .local_raw import threaded
 
-        def put(item: Any) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        def work() -> None:
-            try:
-                for chunk in self._generate(Path(model), messages, config, cancel, cache_key,
-                                            tools, tool_choice):
-                    put(chunk)
-            except EngineError as exc:
-                put(exc)
-            except Exception as exc:
-                log.exception("local decode failed")
-                put(EngineError(f"local model failed: {exc}"))
-            finally:
-                put(_END)
-
-        threading.Thread(target=work, name="talu-local-decode", daemon=True).start()
+        chunks = threaded(lambda cancel: self._generate(
+            Path(model), messages, config, cancel, cache_key, tools, tool_choice),
+            name="talu-local-decode", what="local decode")
         try:
-            while (item := await queue.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            async for chunk in chunks:
+                yield chunk
         finally:
-            cancel.set()  # the decode thread stops after its current token
+            await chunks.aclose()  # the decode thread stops after its current token
 
     async def complete(
         self, model: str, prompt: str, config: GenerationConfig
     ) -> AsyncIterator[Chunk]:
         from .local_raw import complete_raw, threaded
 
-        chunks = threaded(lambda cancel: complete_raw(self, Path(model), prompt, config, cancel))
+        chunks = threaded(lambda cancel: complete_raw(self, Path(model), prompt, config, cancel),
+                          name="talu-local-complete", what="local completion")
         try:
             async for chunk in chunks:
                 yield chunk

@@ -90,10 +90,11 @@ def complete_raw(backend: LocalBackend, path: Path, prompt: str, config: Generat
         backend.pool.release(model)
 
 
-async def threaded(produce: Callable[[threading.Event], Iterator[Chunk]]
-                   ) -> AsyncGenerator[Chunk]:
-    """The chunks `produce` makes on a thread of its own; closing this stops it (the event
-    it was given is set, and it stops after its current token)."""
+async def threaded(produce: Callable[[threading.Event], Iterator[Chunk]], *, name: str,
+                   what: str) -> AsyncGenerator[Chunk]:
+    """The chunks `produce` makes on a thread `name` of its own; closing this stops it (the
+    event it was given is set, and it stops after its current token). `what` names the work
+    in the log when it fails unexpectedly."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
     cancel = threading.Event()
@@ -109,12 +110,12 @@ async def threaded(produce: Callable[[threading.Event], Iterator[Chunk]]
         except EngineError as exc:
             put(exc)
         except Exception as exc:
-            log.exception("local completion failed")
+            log.exception("%s failed", what)
             put(EngineError(f"local model failed: {exc}"))
         finally:
             put(_END)
 
-    threading.Thread(target=work, name="talu-local-complete", daemon=True).start()
+    threading.Thread(target=work, name=name, daemon=True).start()
     try:
         while (item := await queue.get()) is not _END:
             if isinstance(item, BaseException):

@@ -246,13 +246,7 @@ class OpenAIBackend(Backend):
         calls = ToolCallAssembler()
         try:
             async for event in response:
-                sent = getattr(event, "usage", None)
-                if sent:
-                    usage = checked_usage(Usage(getattr(sent, "prompt_tokens", None),
-                                                getattr(sent, "completion_tokens", None)))
-                choices = getattr(event, "choices", None)
-                if not isinstance(choices, list):
-                    raise MalformedResponse(f"{self.label} sent an event without choices")
+                usage, choices = self._event_parts(event, usage)
                 for choice in choices:
                     delta = getattr(choice, "delta", None)
                     text = getattr(delta, "content", None) if delta is not None else None
@@ -310,13 +304,7 @@ class OpenAIBackend(Backend):
         counted = 0
         try:
             async for event in response:
-                sent = getattr(event, "usage", None)
-                if sent:
-                    usage = checked_usage(Usage(getattr(sent, "prompt_tokens", None),
-                                                getattr(sent, "completion_tokens", None)))
-                choices = getattr(event, "choices", None)
-                if not isinstance(choices, list):
-                    raise MalformedResponse(f"{self.label} sent an event without choices")
+                usage, choices = self._event_parts(event, usage)
                 for choice in choices:
                     text = getattr(choice, "text", None)
                     if text is not None and not isinstance(text, str):
@@ -365,6 +353,17 @@ class OpenAIBackend(Backend):
 
     async def capabilities(self, model: str) -> Capabilities:
         return Capabilities(streaming=True, embeddings=True, context_length=None, device="remote")
+
+    def _event_parts(self, event: Any, usage: Usage | None) -> tuple[Usage | None, list[Any]]:
+        """A streamed event's usage (or the one so far) and its choices (checked a list)."""
+        sent = getattr(event, "usage", None)
+        if sent:
+            usage = checked_usage(Usage(getattr(sent, "prompt_tokens", None),
+                                        getattr(sent, "completion_tokens", None)))
+        choices = getattr(event, "choices", None)
+        if not isinstance(choices, list):
+            raise MalformedResponse(f"{self.label} sent an event without choices")
+        return usage, choices
 
     async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
         try:
