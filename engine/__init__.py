@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .backend import Backend, Unsupported
     from .builtin_tools import FunctionTool, ToolRegistry, tool_from_function
-    from .client import CompletionStream, Engine, TurnStream
+    from .client import Engine
     from .config import EndpointConfig, EngineConfig, LocalConfig
     from .errors import (
         AuthError,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .refs import DEFAULT_MODEL_REF, ResolvedModel
     from .registry import register_backend
     from .tools import Tool, ToolCallAssembler, ToolResult, schema_tokens, tool_message
+    from .turn_stream import CompletionStream, TurnStream
     from .types import (
         Capabilities,
         Chunk,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 #: Public name -> the submodule that defines it (keep in step with the imports above).
 _EXPORTS: dict[str, str] = {
     "Backend": "backend", "Unsupported": "backend",
-    "CompletionStream": "client", "Engine": "client", "TurnStream": "client",
+    "CompletionStream": "turn_stream", "Engine": "client", "TurnStream": "turn_stream",
     "EndpointConfig": "config", "EngineConfig": "config", "LocalConfig": "config",
     **dict.fromkeys(
         ("AuthError", "BackendTimeout", "BackendUnavailable", "ConfigError", "ContextOverflow",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable, Sequence
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 EXPORT_FORMATS = ("md", "json", "jsonl", "html")
 #: Identifies talu-chat JSON exports; bump the version when the shape changes incompatibly.
 EXPORT_FORMAT_NAME = "talu-chat"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+"""1: text messages only; 2: adds tool calls, the "tool" role and the tool messages' call ids."""
 
 Transcript = tuple[Session, list[StoredMessage]]
 
@@ -106,7 +108,7 @@ def render_jsonl(transcripts: list[Transcript]) -> str:
     """
     lines = []
     for session, messages in transcripts:
-        turns = [{"role": m.role, "content": m.content} for m in messages if m.status == "complete"]
+        turns = [_jsonl_turn(m) for m in messages if m.status == "complete"]
         if not any(turn["role"] != "system" for turn in turns):
             continue
         if session.system_prompt:
@@ -114,6 +116,64 @@ def render_jsonl(transcripts: list[Transcript]) -> str:
         line = json.dumps({"messages": turns}, ensure_ascii=False)
         lines.append(line.translate(_LINE_BREAKS))
     return "".join(line + "\n" for line in lines)
+
+
+def _jsonl_turn(message: StoredMessage) -> dict[str, object]:
+    # OpenAI's chat shape: function calls on the assistant turn, the call id on the tool turn.
+    turn: dict[str, object] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        turn["tool_calls"] = [
+            {
+                "id": call.get("id", ""),
+                "type": "function",
+                "function": {"name": call.get("name", ""), "arguments": call.get("arguments", "")},
+            }
+            for call in message.tool_calls
+        ]
+    if message.role == "tool":
+        turn["tool_call_id"] = message.tool_call_id or ""
+        if message.tool_name:
+            turn["name"] = message.tool_name
+    return turn
+
+
+def tool_call_lines(message: StoredMessage) -> list[str]:
+    """Return one plain-text line per tool call of a message: 'tool call NAME (id ID)'."""
+    return [
+        f"tool call {_one_line(call.get('name', ''))} (id {_one_line(call.get('id', ''))})"
+        + (f" failed: {_one_line(call['error'])}" if call.get("error") else "")
+        for call in message.tool_calls
+    ]
+
+
+def tool_result_line(message: StoredMessage) -> str:
+    """Return the plain-text heading of a tool message's result: which call, which tool."""
+    tool = f" ({_one_line(message.tool_name)})" if message.tool_name else ""
+    return f"tool result for call {_one_line(message.tool_call_id or '')}{tool}"
+
+
+def _one_line(text: str) -> str:
+    # Names and ids come from a model or a tool: keep a heading on one printable line.
+    text = str(text)
+    return text if text.isprintable() else ascii(text)[1:-1]
+
+
+def _fenced(lines: list[str]) -> str:
+    # A code fence longer than any backtick run inside, so nothing in it is Markdown.
+    body = "\n".join(lines)
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
+_BACKTICKS = re.compile("`+")
+
+
+def _md_tool_blocks(message: StoredMessage) -> list[str]:
+    return [
+        _fenced([line, call.get("arguments", "")])
+        for line, call in zip(tool_call_lines(message), message.tool_calls, strict=True)
+    ]
 
 
 def describe_message(message: StoredMessage) -> list[str]:
@@ -159,7 +219,15 @@ def render_md(transcripts: list[Transcript]) -> str:
         for message in messages:
             heading = "**" + message.role + "**"
             rest = describe_message(message)[1:]
-            blocks.append(" · ".join([heading, *rest]) + "\n\n" + message.content)
+            if message.role == "tool":  # a tool's output is untrusted text, never Markdown
+                body = _fenced([tool_result_line(message), message.content])
+            else:
+                body = message.content
+            if body or not message.tool_calls:
+                blocks.append(" · ".join([heading, *rest]) + "\n\n" + body)
+            else:  # an answer that only calls tools: its heading, then the calls
+                blocks.append(" · ".join([heading, *rest]))
+            blocks.extend(_md_tool_blocks(message))
             if message.error:
                 blocks.append(f"> error: {message.error}")
         blocks.append("---")
@@ -170,7 +238,9 @@ _RENDERERS: dict[str, Callable[[list[Transcript]], str]] = {
     "md": render_md,
     "json": render_json,
     "jsonl": render_jsonl,
-    "html": lambda transcripts: render_html(transcripts, describe_message, short_time),
+    "html": lambda transcripts: render_html(
+        transcripts, describe_message, short_time, tool_call_lines, tool_result_line
+    ),
 }
 
 

@@ -28,6 +28,12 @@ h1 { font-size: 1.5rem; margin: 2.5rem 0 0.25rem; }
 .content { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0;
   font: inherit; }
 .error { color: #c0392b; font-size: 0.85rem; }
+.tool { background: var(--system); }
+.tool-call, .tool-result { border-left: 3px solid var(--border); margin: 0.4rem 0 0;
+  padding: 0 0 0 0.6rem; }
+.tool-call pre, .tool-result pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0;
+  font: 0.85rem/1.4 ui-monospace, monospace; }
+.tool-call header, .tool-result header { font-size: 0.8rem; color: var(--muted); }
 hr { border: 0; border-top: 1px solid var(--border); margin: 2rem 0; }
 """
 
@@ -35,16 +41,31 @@ hr { border: 0; border-top: 1px solid var(--border); margin: 2rem 0; }
 _CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
+Lines = Callable[["StoredMessage"], list[str]]
+Line = Callable[["StoredMessage"], str]
+
+
 def _message_html(
-    message: StoredMessage, describe: Callable[[StoredMessage], list[str]], when: str
+    message: StoredMessage, describe: Lines, when: str, calls: Lines, result: Line
 ) -> str:
     role, *rest = describe(message)
     header = " · ".join([f"<b>{escape(role)}</b>", *(escape(part) for part in rest), escape(when)])
     parts = [
         f'<section class="message {escape(message.role)}">',
         f"<header>{header}</header>",
-        f'<pre class="content">{escape(message.content)}</pre>',
     ]
+    if message.role == "tool":
+        parts.append(
+            f'<div class="tool-result"><header>{escape(result(message))}</header>'
+            f'<pre class="content">{escape(message.content)}</pre></div>'
+        )
+    else:
+        parts.append(f'<pre class="content">{escape(message.content)}</pre>')
+    for line, call in zip(calls(message), message.tool_calls, strict=True):
+        parts.append(
+            f'<div class="tool-call"><header>{escape(line)}</header>'
+            f"<pre>{escape(str(call.get('arguments', '')))}</pre></div>"
+        )
     if message.error:
         parts.append(f'<p class="error">error: {escape(message.error)}</p>')
     parts.append("</section>")
@@ -53,8 +74,10 @@ def _message_html(
 
 def render_html(
     transcripts: list[tuple[Session, list[StoredMessage]]],
-    describe: Callable[[StoredMessage], list[str]],
+    describe: Lines,
     short_time: Callable[[str], str],
+    calls: Lines,
+    result: Line,
 ) -> str:
     """Render sessions as one HTML document with every piece of text escaped."""
     titles = [session.title or "Untitled session" for session, _ in transcripts]
@@ -75,7 +98,8 @@ def render_html(
                 f'<pre class="content">{escape(session.system_prompt)}</pre></section>'
             )
         body.extend(
-            _message_html(message, describe, short_time(message.created_at)) for message in messages
+            _message_html(message, describe, short_time(message.created_at), calls, result)
+            for message in messages
         )
         body.append("</article>\n<hr>")
     return (

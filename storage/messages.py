@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import MessageNotFoundError
@@ -16,6 +17,8 @@ from .models import (
     message_from_row,
     message_to_row,
     select_list,
+    tool_call_dicts,
+    tool_calls_text,
 )
 from .sessions import SessionOps, derive_title
 from .values import encodable, optional_text, storable_count, storable_seconds
@@ -56,6 +59,17 @@ def _check(value: str | None, allowed: tuple[str, ...], what: str) -> None:
         raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
 
 
+def _check_tool_fields(
+    role: str, tool_calls: list[dict[str, Any]], tool_call_id: str | None, tool_name: str | None
+) -> None:
+    if tool_calls and role != "assistant":
+        raise ValueError(f"only an assistant message has tool calls, not a {role} message")
+    if role == "tool" and tool_call_id is None:
+        raise ValueError("a tool message needs the tool_call_id of the call it answers")
+    if role != "tool" and (tool_call_id is not None or tool_name is not None):
+        raise ValueError(f"only a tool message has a tool_call_id or tool_name, not a {role} one")
+
+
 class MessageOps(SessionOps):
     """Operations on messages (mixed into Store)."""
 
@@ -76,15 +90,22 @@ class MessageOps(SessionOps):
         tokens_per_s: float | None = None,
         error: str | None = None,
         metadata: dict[str, Any] | None = None,
+        tool_calls: Iterable[Mapping[str, Any]] | None = None,
+        tool_call_id: str | None = None,
+        tool_name: str | None = None,
     ) -> StoredMessage:
         """Append a message at the end of a session and bump the session's updated_at.
 
         Usage and timings that cannot be right (negative, not finite, beyond SQLite's 64-bit
         range) are stored as None; lone surrogates in text become U+FFFD (storage.values).
+        An assistant message may carry tool calls (mappings with string id, name, arguments);
+        a "tool" message needs the tool_call_id it answers (and may name the tool).
         """
         _check(role, ROLES, "role")
         _check(status, STATUSES, "status")
         _check(finish_reason, FINISH_REASONS, "finish reason")
+        calls = tool_call_dicts(tool_calls)
+        _check_tool_fields(role, calls, tool_call_id, tool_name)
         now = utc_now()
         content = encodable(content)
         message = StoredMessage(
@@ -105,6 +126,9 @@ class MessageOps(SessionOps):
             tokens_per_s=storable_seconds(tokens_per_s),
             error=optional_text(error),
             metadata=dict(metadata or {}),
+            tool_calls=calls,
+            tool_call_id=optional_text(tool_call_id),
+            tool_name=optional_text(tool_name),
         )
         writer = current_writer() if status == "streaming" else None
         # BEGIN IMMEDIATE takes the write lock first, so MAX(position) + 1 cannot race with
@@ -144,8 +168,11 @@ class MessageOps(SessionOps):
         model_ref: str | None = None,
         backend: str | None = None,
         metadata: dict[str, Any] | None = None,
+        tool_calls: Iterable[Mapping[str, Any]] | None = None,
     ) -> None:
         """Set the given fields of a message (None leaves one unchanged); metadata is replaced.
+
+        tool_calls (an assistant message's, as in add_message) replaces the stored list.
 
         A usage or timing figure that cannot be right (negative, not finite, beyond SQLite's
         64-bit range) sets its column to NULL ("unknown") instead of failing the update.
@@ -179,7 +206,18 @@ class MessageOps(SessionOps):
         if metadata is not None:
             assignments.append("metadata = ?")
             params.append(dumps(metadata))
+        calls = None if tool_calls is None else tool_call_dicts(tool_calls)
+        if calls is not None:
+            assignments.append("tool_calls = ?")
+            params.append(tool_calls_text(calls))
         with self.transaction() as conn:
+            if calls:
+                row = conn.execute(
+                    "SELECT role FROM messages WHERE id = ?", (message_id,)
+                ).fetchone()
+                if row is None:
+                    raise MessageNotFoundError(f"no message with id {message_id!r}")
+                _check_tool_fields(str(row[0]), calls, None, None)
             if not assignments:
                 if conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone():
                     return

@@ -231,3 +231,14 @@ def m005_message_vectors(db: Database) -> None:
             "DELETE FROM vector_chunks WHERE message_seq = old.seq; "
             "DELETE FROM vector_done WHERE message_seq = old.seq; END"
         )
+
+
+@migration
+def m006_tool_messages(db: Database) -> None:
+    # Tool steps of a turn: an assistant message's calls (a JSON list of {id, name, arguments})
+    # and a tool message's call id and tool name. Roles and finish reasons have no CHECK
+    # constraint (storage checks them in Python, models.ROLES / FINISH_REASONS), so the new
+    # "tool" role and "tool_calls" finish reason need no table rebuild.
+    db.execute("ALTER TABLE messages ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE messages ADD COLUMN tool_call_id TEXT")
+    db.execute("ALTER TABLE messages ADD COLUMN tool_name TEXT")

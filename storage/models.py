@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .values import encodable, json_text, storable_count, storable_seconds
+from .values import encodable, json_safe, json_text, storable_count, storable_seconds
 
 #: Session markers; "deleted" is the restorable trash.
 MARKERS = ("normal", "pinned", "archived", "deleted")
 #: Views accepted by ``Store.list_sessions``.
 VIEWS = ("recent", "normal", "pinned", "archived", "deleted", "all")
 #: Message roles.
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 #: Message statuses.
 STATUSES = ("complete", "streaming", "cancelled", "interrupted", "error")
 #: Finish reasons of an assistant message (or None while unknown).
-FINISH_REASONS = ("stop", "length", "cancelled", "error")
+FINISH_REASONS = ("stop", "length", "cancelled", "error", "tool_calls")
+#: The keys of one stored tool call; "error" (why the call was unusable) is optional.
+TOOL_CALL_KEYS = ("id", "name", "arguments")
 
 #: Marks around matched words in search snippets: plain text, and not Rich markup.
 SNIPPET_OPEN = "«"
@@ -74,10 +76,41 @@ class StoredMessage:
     """CPU seconds the answering process used during the answer."""
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """An assistant message's tool calls: {"id", "name", "arguments" (JSON text)[, "error"]}."""
+    tool_call_id: str | None = None
+    """A tool message's: the id of the call whose result `content` holds."""
+    tool_name: str | None = None
+    """A tool message's: the name of the tool that ran."""
 
     def as_dict(self) -> dict[str, Any]:
         """Return the message as a JSON-ready dict."""
         return asdict(self)
+
+
+def tool_call_dicts(calls: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """Return tool calls as stored: string id, name and arguments (and error when set).
+
+    Anything else (a missing key, a value that is not a string) is a ValueError: the caller's
+    bug. Text is made encodable; keys other than TOOL_CALL_KEYS and "error" are left out.
+    """
+    out: list[dict[str, Any]] = []
+    for index, call in enumerate(calls or ()):
+        if not isinstance(call, Mapping):
+            raise ValueError(f"tool call {index} must be a mapping, not {type(call).__name__}")
+        stored: dict[str, Any] = {}
+        for key in TOOL_CALL_KEYS:
+            value = call.get(key)
+            if not isinstance(value, str):
+                raise ValueError(f"tool call {index}: {key!r} must be a string")
+            stored[key] = encodable(value)
+        error = call.get("error")
+        if error is not None:
+            if not isinstance(error, str):
+                raise ValueError(f"tool call {index}: 'error' must be a string or None")
+            stored["error"] = encodable(error)
+        out.append(stored)
+    return out
 
 
 @dataclass(slots=True)
@@ -139,6 +172,19 @@ def _loads(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _loads_calls(text: str | None) -> list[dict[str, Any]]:
+    if not text:
+        return []
+    value = json.loads(text)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def tool_calls_text(calls: list[dict[str, Any]] | None) -> str:
+    """Serialize the tool_calls column: a JSON list, strict and encodable."""
+    return encodable(json.dumps(json_safe(list(calls or [])), ensure_ascii=False,
+                                separators=(",", ":"), allow_nan=False))
+
+
 def session_from_row(row: Sequence[Any]) -> Session:
     """Build a Session from a row selected with SESSION_COLUMNS."""
     values = dict(zip(SESSION_COLUMNS, row, strict=True))
@@ -153,6 +199,7 @@ def message_from_row(row: Sequence[Any]) -> StoredMessage:
     """Build a StoredMessage from a row selected with MESSAGE_COLUMNS."""
     values = dict(zip(MESSAGE_COLUMNS, row, strict=True))
     values["metadata"] = _loads(values["metadata"])
+    values["tool_calls"] = _loads_calls(values["tool_calls"])
     return StoredMessage(**values)
 
 
@@ -164,6 +211,8 @@ def _storable(name: str, value: Any) -> Any:
     """A column value as SQLite can keep it (see storage.values for the rules)."""
     if name in _JSON_FIELDS:
         return dumps(value)
+    if name == "tool_calls":
+        return tool_calls_text(value)
     if value is None:
         return None
     if name in _COUNT_FIELDS:

@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine import Chunk, Message
+from engine import Chunk, Message, ToolCall
+from engine.tools import parse_arguments
 from storage import Session, StoredMessage
 
 if TYPE_CHECKING:
@@ -67,9 +68,25 @@ def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list
     for stored in history:
         if stored.role == "system":
             messages.append(Message("system", stored.content))
+        elif stored.role == "tool":  # a tool's result, answering a call of the message before
+            messages.append(Message("tool", stored.content, tool_call_id=stored.tool_call_id,
+                                    name=stored.tool_name))
+        elif stored.role == "assistant" and stored.tool_calls:
+            messages.append(Message("assistant", stored.content,
+                                    tool_calls=tuple(_replayed(c) for c in stored.tool_calls)))
         elif stored.role == "user" or (stored.status in _CONTEXT_STATUSES and stored.content):
             messages.append(Message(stored.role, stored.content))  # type: ignore[arg-type]
     return messages
+
+
+def _replayed(call: dict[str, Any]) -> ToolCall:
+    """A stored tool call as the engine replays it to a model."""
+    raw = str(call.get("arguments", ""))
+    try:
+        arguments: dict[str, Any] | None = parse_arguments(raw)
+    except ValueError:
+        arguments = None  # replayed as the model said it
+    return ToolCall(str(call.get("id", "")), str(call.get("name", "")), raw, arguments)
 
 
 class TurnRun:

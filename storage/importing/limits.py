@@ -29,6 +29,9 @@ class ImportLimits:
     max_messages: int = 100_000
     """Most messages in one session (for ChatGPT, messages kept on the visible branch)."""
 
+    max_tool_calls: int = 10_000
+    """Most tool calls in one message."""
+
     max_text_chars: int = 50_000_000
     """Longest text of any one field (a message, a title, an id...), in characters."""
 

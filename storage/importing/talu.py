@@ -1,8 +1,11 @@
 """Read talu-chat's own JSON export (the inverse of export's render_json).
 
-Lenient where a backup of an older database must still load: missing optional fields take
-defaults, positions are renumbered, and token counts or timings that cannot be right (negative,
-non-finite, beyond SQLite's range) are dropped. Strict on types: a wrong one is an error.
+Reads export versions 1 (text messages) and 2 (adds tool calls and tool results); a newer
+version is refused. Lenient where a backup of an older database must still load: missing
+optional fields take defaults, positions are renumbered, and token counts or timings that
+cannot be right (negative, non-finite, beyond SQLite's range) are dropped. Strict on types: a
+wrong one is an error, and so is a tool field on the wrong role or a tool message with no call
+id.
 """
 
 from __future__ import annotations
@@ -11,7 +14,15 @@ from typing import Any
 
 from ..errors import ImportFormatError
 from ..ids import new_id, utc_now
-from ..models import FINISH_REASONS, MARKERS, ROLES, STATUSES, Session, StoredMessage
+from ..models import (
+    FINISH_REASONS,
+    MARKERS,
+    ROLES,
+    STATUSES,
+    TOOL_CALL_KEYS,
+    Session,
+    StoredMessage,
+)
 from .limits import DEFAULT_LIMITS, ImportLimits
 from .records import (
     Record,
@@ -28,7 +39,7 @@ from .records import (
 )
 
 FORMAT_NAME = "talu-chat"
-SUPPORTED_VERSION = 1
+SUPPORTED_VERSION = 2
 
 
 def parse(document: Any, limits: ImportLimits = DEFAULT_LIMITS) -> list[Record]:
@@ -96,11 +107,12 @@ def _message(
     # Only the order matters (positions are renumbered), so any integer will do.
     position = optional(raw.get("position"), int, where, "'position'")
     metadata = raw.get("metadata")
+    role = choice(raw.get("role"), ROLES, where, "role")
     return StoredMessage(
         id=field("id") or new_id(),
         session_id=session.id,
         position=index if position is None else position,
-        role=choice(raw.get("role"), ROLES, where, "role"),
+        role=role,
         content=text(raw.get("content"), where, "'content'", limits),
         created_at=field("created_at") or session.created_at,
         status=choice(raw.get("status", "complete"), STATUSES, where, "status"),
@@ -119,4 +131,41 @@ def _message(
         cpu_s=seconds(raw.get("cpu_s"), where, "'cpu_s'"),
         error=field("error"),
         metadata={} if metadata is None else plain_json(metadata, where, "'metadata'", limits),
+        tool_calls=_tool_calls(raw.get("tool_calls"), role, where, limits),
+        tool_call_id=_tool_text(raw, "tool_call_id", role, where, limits),
+        tool_name=_tool_text(raw, "tool_name", role, where, limits),
     )
+
+
+def _tool_calls(raw: Any, role: str, where: str, limits: ImportLimits) -> list[dict[str, Any]]:
+    """An assistant message's tool calls: a list of objects with string id, name, arguments."""
+    if raw is None:
+        return []
+    calls = require(raw, list, where, "'tool_calls'")
+    bounded(calls, limits.max_tool_calls, where, "tool calls")
+    if calls and role != "assistant":
+        raise ImportFormatError(f"{where}: only an assistant message has tool calls, not {role}")
+    out: list[dict[str, Any]] = []
+    for number, item in enumerate(calls, 1):
+        what = f"tool call {number}"
+        require(item, dict, where, what)
+        call = {
+            key: text(item.get(key), where, f"{what} '{key}'", limits) for key in TOOL_CALL_KEYS
+        }
+        error = optional_text(item.get("error"), where, f"{what} 'error'", limits)
+        if error is not None:
+            call["error"] = error
+        out.append(call)
+    return out
+
+
+def _tool_text(
+    raw: dict[str, Any], name: str, role: str, where: str, limits: ImportLimits
+) -> str | None:
+    """A tool message's call id (required) or tool name (optional); absent on other roles."""
+    value = optional_text(raw.get(name), where, f"'{name}'", limits)
+    if role == "tool" and name == "tool_call_id" and value is None:
+        raise ImportFormatError(f"{where}: a tool message needs a 'tool_call_id' string")
+    if role != "tool" and value is not None:
+        raise ImportFormatError(f"{where}: only a tool message has a '{name}', not {role}")
+    return value

@@ -66,9 +66,9 @@ def test_a_command_loads_its_own_module_only() -> None:
 #: What `talu-chat sessions list` must not load: backends, the engine's client and hooks, the
 #: faces, and sqlite-utils (it pulls numpy in; an up-to-date profile needs no migration).
 NOT_FOR_SESSIONS = ("openai", "llama_cpp", "textual", "prompt_toolkit", "sqlite_utils", "numpy",
-                    "markdown_it", "pygments", "tomlkit", "engine.client", "engine.hooks",
-                    "engine.local", "engine.openai_backend", "engine.registry", "app.tui",
-                    "app.repl", "app.commands", "app.cli.ask", "app.cli.transfer")
+                    "markdown_it", "pygments", "tomlkit", "engine.client", "engine.turn_stream",
+                    "engine.hooks", "engine.local", "engine.openai_backend", "engine.registry",
+                    "app.tui", "app.repl", "app.commands", "app.cli.ask", "app.cli.transfer")
 
 
 def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
@@ -96,8 +96,8 @@ def test_the_chat_loads_no_markdown_engine_client_or_backend_before_its_first_fr
     assert "textual.app" in modules
     assert loaded(modules, ("openai", "llama_cpp", "prompt_toolkit", "sqlite_utils",
                             "markdown_it", "pygments", "tomlkit", "app.tui.widgets.markdown",
-                            "engine.client", "engine.hooks", "engine.registry",
-                            "app.repl", "app.cli")) == []
+                            "engine.client", "engine.turn_stream", "engine.hooks",
+                            "engine.registry", "app.repl", "app.cli")) == []
 
 
 def test_an_up_to_date_profile_opens_without_sqlite_utils() -> None:

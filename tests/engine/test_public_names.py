@@ -32,5 +32,5 @@ def test_the_config_types_load_without_the_client() -> None:
                             timeout=60, check=True)
     modules = set(json.loads(result.stdout))
     assert {"engine.config", "engine.types", "engine.refs", "engine.errors"} <= modules
-    assert not {"engine.client", "engine.hooks", "engine.registry", "engine.local",
-                "engine.openai_backend", "openai", "llama_cpp"} & modules
+    assert not {"engine.client", "engine.turn_stream", "engine.hooks", "engine.registry",
+                "engine.local", "engine.openai_backend", "openai", "llama_cpp"} & modules

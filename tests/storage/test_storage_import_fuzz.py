@@ -81,7 +81,7 @@ def with_fields(
 # Then hostile_spots() replaces a few values anywhere in them with any JSON value at all.
 
 METRIC = st.one_of(st.integers(0, 10**6), EDGE_INTS, FLOATS)
-TALU_MESSAGE = with_fields(
+TEXT_MESSAGE = with_fields(
     {"role": st.sampled_from(ROLES), "content": TEXT},
     id=st.sampled_from(["m1", "m2", "", "m1\ud800"]) | TEXT,
     position=INTS,
@@ -97,7 +97,36 @@ TALU_MESSAGE = with_fields(
     tokens_per_s=METRIC,
     error=TEXT,
     metadata=st.dictionaries(TEXT, JSON, max_size=3),
+    # Mostly absent; when present on a role that may not carry it, the import refuses it.
+    tool_call_id=st.none() | TEXT,
 )
+# Tool steps (export version 2): an assistant's calls, with arguments as JSON text (or not),
+# and tool results answering them, or naming calls that do not exist.
+TOOL_CALL = with_fields(
+    {
+        "id": st.sampled_from(["call_1", "call_2", ""]) | TEXT,
+        "name": st.sampled_from(["now", "read_file"]) | TEXT,
+        "arguments": JSON.map(json.dumps) | TEXT,
+    },
+    error=st.none() | TEXT,
+    type=st.just("function"),
+)
+TOOL_CALLS_MESSAGE = with_fields(
+    {"role": st.just("assistant"), "content": TEXT, "tool_calls": st.lists(TOOL_CALL, max_size=3)},
+    finish_reason=st.sampled_from(["tool_calls", "stop", None]),
+    status=st.sampled_from(STATUSES),
+    model_ref=TEXT,
+)
+TOOL_RESULT_MESSAGE = with_fields(
+    {
+        "role": st.just("tool"),
+        "content": TEXT,
+        "tool_call_id": st.sampled_from(["call_1", "call_2"]) | TEXT,
+    },
+    tool_name=st.none() | TEXT,
+    status=st.sampled_from(STATUSES),
+)
+TALU_MESSAGE = st.one_of(TEXT_MESSAGE, TEXT_MESSAGE, TOOL_CALLS_MESSAGE, TOOL_RESULT_MESSAGE)
 TALU_SESSION = with_fields(
     {"messages": st.lists(TALU_MESSAGE, max_size=4)},
     id=st.sampled_from(["s1", "s2", ""]) | TEXT,
@@ -116,7 +145,7 @@ TALU_SESSION = with_fields(
 TALU_PLAUSIBLE = with_fields(
     {
         "format": st.just("talu-chat"),
-        "version": st.just(1),
+        "version": st.sampled_from([1, 2]),
         "sessions": st.lists(TALU_SESSION, max_size=3),
     },
     exported_at=JSON,
@@ -207,6 +236,7 @@ SMALL_LIMITS = st.one_of(
         max_sessions=st.integers(1, 3),
         max_messages=st.integers(1, 4),
         max_text_chars=st.integers(1, 30),
+        max_tool_calls=st.integers(1, 3),
     ),
 )
 
@@ -260,6 +290,8 @@ def check_import(
             assert snapshot(store) == before
             outcome = f"refused: {type(error).__name__}"
         else:
+            for fmt in ("md", "html", "jsonl"):  # every renderer takes what import accepted
+                export_sessions(store, ids, fmt)
             exported = export_sessions(store, ids, "json")
             first = strict_loads(exported)
             again = folder / "again.json"
@@ -273,6 +305,9 @@ def check_import(
             after = snapshot(store)["sessions"]
             assert [s for s in after if s["id"] == kept.id] == before["sessions"]
             outcome = f"imported: {'some' if ids else 'no'} sessions"
+            kept_messages = [m for s in first["sessions"] for m in s["messages"]]
+            if any(m["tool_calls"] or m["role"] == "tool" for m in kept_messages):
+                event("imported tool steps")
     assert time.monotonic() - started < EXAMPLE_BUDGET_S
     event(outcome)
     return outcome

@@ -60,7 +60,7 @@ def test_add_message_validation(store: Store) -> None:
     with pytest.raises(SessionNotFoundError):
         store.add_message("missing", "user", "x")
     with pytest.raises(ValueError, match="unknown role"):
-        store.add_message(sid, "tool", "x")
+        store.add_message(sid, "function", "x")
     with pytest.raises(ValueError, match="unknown status"):
         store.add_message(sid, "user", "x", status="done")
     with pytest.raises(ValueError, match="unknown finish reason"):
