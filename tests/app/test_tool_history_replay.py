@@ -46,3 +46,28 @@ def test_a_chat_continued_after_tool_steps_sends_them_to_the_endpoint(
     assert sent[2] == {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C",
                        **({"name": "get_weather"} if "name" in sent[2] else {})}
     assert sent[-1] == {"role": "user", "content": "And tomorrow?"}
+
+
+def test_the_chat_headers_name_the_calls_and_the_results() -> None:
+    from app.tui.widgets.message_view import describe
+
+    session_id = _seed()
+    with open_store() as store:
+        messages = store.get_messages(session_id)
+    assert "calls get_weather" in describe(messages[1])
+    assert describe(messages[2]) == "Tool result · get_weather · call call_1"
+
+
+async def test_the_chat_opens_a_session_with_tool_steps() -> None:
+    from app.tui.widgets.message_view import MessageView
+    from tests.app.tui_support import chat, make_app, wait_until
+
+    session_id = _seed()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = chat(pilot)
+        await screen.open_session(session_id)
+        await wait_until(pilot, lambda: len(screen.query(MessageView)) == 4)
+        views = list(screen.query(MessageView))
+        assert [v.message.role for v in views] == ["user", "assistant", "tool", "assistant"]
+        assert views[2].text == "Sunny, 21 C"

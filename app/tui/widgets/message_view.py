@@ -12,7 +12,7 @@ from textual.widgets import Static
 from storage import StoredMessage
 
 from ...formatting import answer_facts
-from ...sanitize import visible_controls
+from ...sanitize import visible_controls, visible_line
 
 #: The most characters a message shows in the chat; the rest stays stored (copy, export and
 #: `sessions show` have all of it). A 10 MB paste would otherwise take the renderer minutes.
@@ -34,7 +34,14 @@ def describe(message: StoredMessage) -> str:
         return "You"
     if message.role == "system":
         return "System"
-    return " · ".join(answer_facts(message))
+    if message.role == "tool":
+        name = visible_line(message.tool_name or "a tool")[:80]
+        return f"Tool result · {name} · call {visible_line(message.tool_call_id or '?')[:40]}"
+    facts = answer_facts(message)
+    if message.tool_calls:
+        names = ", ".join(visible_line(str(c.get("name", "?")))[:80] for c in message.tool_calls)
+        facts.append(f"calls {names}")
+    return " · ".join(facts)
 
 
 class MessageView(Vertical, can_focus=True):
