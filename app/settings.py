@@ -138,6 +138,28 @@ class MCPSettings(BaseModel):
     file. A server starts when first used and stops when talu-chat exits."""
 
 
+class ToolSettings(BaseModel):
+    """`[tools]`: which function tools a model may call, and the bounds of the tool loop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: list[str] = Field(default_factory=list)
+    """Function tools offered (e.g. ["current_time", "read_file"], or a `talu_chat.tools`
+    plug-in's); none by default. MCP servers' tools come from [mcp.servers]."""
+    read_root: Path | None = None
+    """The folder `read_file` may read (regular files inside it, after resolving symlinks);
+    unset: no read_file."""
+    allow: list[str] = Field(default_factory=list)
+    """Tools that run without asking, also in `ask` (names as offered: `SERVER__TOOL` for an
+    MCP server's)."""
+    max_steps: int = Field(6, ge=1, le=100)
+    """Model → tool → model rounds in one turn, at most."""
+    timeout_s: float = Field(60.0, gt=0, le=3600)
+    """Seconds one tool call may take."""
+    max_result_chars: int = Field(20_000, ge=100, le=10_000_000)
+    """Longest tool result handed to the model; the rest is cut with a notice."""
+
+
 class Settings(BaseSettings):
     """talu-chat's settings."""
 
@@ -167,6 +189,7 @@ class Settings(BaseSettings):
     """The OpenAI-compatible server (`talu-chat serve`)."""
     search: SearchSettings = Field(default_factory=lambda: SearchSettings())
     mcp: MCPSettings = Field(default_factory=lambda: MCPSettings())
+    tools: ToolSettings = Field(default_factory=lambda: ToolSettings())
     """Search by meaning (`talu-chat search --semantic / --hybrid`)."""
 
     @field_validator("data_dir", mode="before")

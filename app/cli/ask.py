@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import EXIT_INTERRUPTED, exit_code_for_kind
+from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for_kind
 from ..sanitize import valid_unicode, visible_controls, visible_line
 from .options import (
     TEXT,
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from storage import StoredMessage
 
     from ..context import AppContext
+    from ..service.toolbox import Toolbox
 
 
 class AnswerPrinter:
@@ -97,17 +98,46 @@ def finish_ask(text: str, model: str, final: Chunk, as_json: bool,
         sys.exit(EXIT_INTERRUPTED)
 
 
+def _toolbox(ctx: AppContext, allow_all: bool, allowed: tuple[str, ...]) -> Toolbox | None:
+    """The tools `ask` offers: none unless --allow-tools, --allow-tool or the settings'
+    [tools] allow list says so; the ones offered run without asking."""
+    settings = ctx.settings
+    if not (allow_all or allowed or settings.tools.allow):
+        return None
+    from engine import EngineError
+
+    from ..locations import log_file
+    from ..service.toolbox import open_toolbox
+
+    only = None if allow_all else (allowed or tuple(settings.tools.allow))
+    try:
+        toolbox = open_toolbox(settings, only, preapprove_all=allow_all or bool(allowed),
+                               log_dir=log_file().parent)
+    except EngineError as exc:  # a tool that cannot be offered: a usage error
+        fail(str(exc), EXIT_USAGE)
+    for server, error in toolbox.errors.items():
+        click.echo(f"talu-chat: note: MCP server {visible_line(server)}: "
+                   f"{visible_line(error)}", err=True)
+    missing = sorted(set(allowed) - {t.name for t in toolbox.tools})
+    if missing:
+        toolbox.close()
+        fail(f"no tool named {', '.join(missing)} is configured (see talu-chat mcp list and "
+             "[tools] enabled)", EXIT_USAGE)
+    return toolbox
+
+
 def run_ask(ctx: AppContext, prompt: str, *, model_ref: str | None, system: str | None,
             config: dict[str, Any], session_id: str | None, continue_: bool,
-            as_json: bool) -> None:
+            as_json: bool, toolbox: Toolbox | None = None) -> None:
     """Store `prompt` in a session, stream the answer and report it."""
-    from ..service import TurnDelta, TurnFinished, TurnNotice
+    from ..service import TurnDelta, TurnFinished, TurnNotice, TurnToolResult
 
     service = ctx.service()
     sid = service.choose_session(session_id=session_id, continue_=continue_,
                                  model_ref=model_ref, system=system)
-    run = service.send(sid, prompt, config=config)
+    run = service.send(sid, prompt, config=config, toolbox=toolbox)
     printer = AnswerPrinter(quiet=as_json, on_closed=run.cancel)
+    calls: list[dict[str, Any]] = []
 
     async def turn() -> tuple[str, Chunk, StoredMessage]:
         loop = asyncio.get_running_loop()
@@ -122,18 +152,27 @@ def run_ask(ctx: AppContext, prompt: str, *, model_ref: str | None, system: str 
                 elif isinstance(event, TurnDelta):
                     parts.append(event.text)
                     printer.text(event.text)
+                elif isinstance(event, TurnToolResult):
+                    calls.append({"name": event.call.name, "arguments": event.call.arguments_json,
+                                  "ran": event.ran, "is_error": event.result.is_error})
+                    printer.notice(f"tool {event.call.name} {event.call.arguments_json[:200]}: "
+                                   + ("ran" if event.ran and not event.result.is_error
+                                      else "failed" if event.ran else "not run"))
                 elif isinstance(event, TurnFinished):
                     finished = event
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             printer.end()
             await service.engine.aclose()
+            if toolbox is not None:
+                await asyncio.to_thread(toolbox.close)
         assert finished is not None
         return "".join(parts), finished.chunk, finished.assistant
 
     text, final, stored = asyncio.run(turn())
+    extra: dict[str, Any] = {"tool_calls": calls} if toolbox is not None else {}
     finish_ask(text, stored.model_ref or "", final, as_json, printer.failure, session_id=sid,
-               message_id=stored.id)
+               message_id=stored.id, **extra)
 
 
 @click.command()
@@ -146,14 +185,27 @@ def run_ask(ctx: AppContext, prompt: str, *, model_ref: str | None, system: str 
 @click.option("-c", "--continue", "continue_", is_flag=True,
               help="Continue the most recent session.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@click.option("--allow-tools", "allow_all", is_flag=True,
+              help="Offer every configured tool (function tools and MCP servers'); they run "
+                   "without asking.")
+@click.option("--allow-tool", "allowed", multiple=True, type=TEXT, metavar="NAME",
+              help="Offer this tool and run it without asking (repeatable; an MCP server's "
+                   "tools are named SERVER__TOOL).")
 @sampling_flags
 @profile_option
 def ask(prompt: str | None, model_ref: str | None, system: str | None, session_id: str | None,
-        continue_: bool, as_json: bool, temperature: float | None, max_tokens: int | None,
-        seed: int | None, options: tuple[tuple[str, str], ...], profile: str | None) -> None:
-    """Ask one question and stream the answer (reads stdin when PROMPT is '-' or absent)."""
+        continue_: bool, as_json: bool, allow_all: bool, allowed: tuple[str, ...],
+        temperature: float | None, max_tokens: int | None, seed: int | None,
+        options: tuple[tuple[str, str], ...], profile: str | None) -> None:
+    """Ask one question and stream the answer (reads stdin when PROMPT is '-' or absent).
+
+    No tools are offered unless --allow-tools, --allow-tool or the settings' [tools] allow
+    list names them.
+    """
     ctx = app_context(profile)
     config = generation_options(options, temperature=temperature, max_tokens=max_tokens,
                                 seed=seed)
-    run_ask(ctx, read_prompt(prompt), model_ref=model_ref, system=system, config=config,
-            session_id=session_id, continue_=continue_, as_json=as_json)
+    text = read_prompt(prompt)
+    run_ask(ctx, text, model_ref=model_ref, system=system, config=config,
+            session_id=session_id, continue_=continue_, as_json=as_json,
+            toolbox=_toolbox(ctx, allow_all, allowed))

@@ -22,6 +22,7 @@ from .turns import (
     TurnNotice,
     TurnRun,
     TurnStarted,
+    TurnToolResult,
     backend_messages,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "TurnNotice",
     "TurnRun",
     "TurnStarted",
+    "TurnToolResult",
     "backend_messages",
     "export_filename",
     "export_stem",

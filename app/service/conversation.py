@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from engine import Engine, GenerationConfig
 
     from .indexing import Indexer
+    from .toolbox import Approve, Toolbox
 
 #: The sidebar's sections, in order: (view, heading).
 SIDEBAR_SECTIONS = (("pinned", "Pinned"), ("recent", "Recent"), ("archived", "Archived"),
@@ -373,9 +374,12 @@ class ConversationService:
             raise EngineError(f"invalid generation settings: {exc}") from None
 
     def send(self, session_id: str, text: str, *, model_ref: str | None = None,
-             config: dict[str, Any] | None = None) -> TurnRun:
-        """A turn that stores `text` as the user message and streams the answer."""
-        return TurnRun(self, session_id, text, model_ref, config)
+             config: dict[str, Any] | None = None, toolbox: Toolbox | None = None,
+             approve: Approve | None = None, tool_choice: str | None = None) -> TurnRun:
+        """A turn that stores `text` as the user message and streams the answer; with a
+        `toolbox`, the model may call its tools (run as `approve` allows), step by step."""
+        return TurnRun(self, session_id, text, model_ref, config, toolbox=toolbox,
+                       approve=approve, tool_choice=tool_choice)
 
     def regenerate(self, session_id: str, config: dict[str, Any] | None = None) -> TurnRun:
         """Answer the last user message again, replacing the answers after it.

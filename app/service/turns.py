@@ -15,14 +15,15 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine import Chunk, Message, ToolCall
-from engine.tools import parse_arguments
+from engine import Chunk, Message, ToolCall, ToolResult
+from engine.tools import parse_arguments, tool_message
 from storage import Session, StoredMessage
 
 if TYPE_CHECKING:
-    from engine import TurnStream
+    from engine import GenerationConfig, Tool, TurnStream
 
     from .conversation import ConversationService
+    from .toolbox import Approve, Toolbox
 
 FLUSH_INTERVAL_S = 0.25
 _STATUS = {"stop": "complete", "length": "complete", "cancelled": "cancelled", "error": "error"}
@@ -59,7 +60,16 @@ class TurnFinished:
     chunk: Chunk
 
 
-TurnEvent = TurnStarted | TurnDelta | TurnNotice | TurnFinished
+@dataclass(frozen=True, slots=True)
+class TurnToolResult:
+    """A tool call of the answer was run (or denied, or cancelled) and its result stored."""
+
+    call: ToolCall
+    result: ToolResult
+    ran: bool
+
+
+TurnEvent = TurnStarted | TurnDelta | TurnNotice | TurnFinished | TurnToolResult
 
 
 def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list[Message]:
@@ -93,16 +103,25 @@ class TurnRun:
     """One turn in progress: iterate `events()`; `cancel()` stops the answer, keeping it."""
 
     def __init__(self, service: ConversationService, session_id: str, text: str | None,
-                 model_ref: str | None, config: dict[str, Any] | None) -> None:
+                 model_ref: str | None, config: dict[str, Any] | None, *,
+                 toolbox: Toolbox | None = None, approve: Approve | None = None,
+                 tool_choice: str | None = None) -> None:
         self.service = service
         self.session_id = session_id
         self.text = text
         self.model_ref = model_ref
         self.config = config or {}
+        self.toolbox = toolbox
+        """The tools offered (None: none); calls run as `approve` allows."""
+        self.approve = approve
+        self.tool_choice = tool_choice
+        """The first step's tool choice (auto, none, required, a name); later steps: auto."""
         self.user: StoredMessage | None = None
         self.assistant: StoredMessage | None = None
         self._stream: TurnStream | None = None
         self._cancelled = False
+        self._final: Chunk = Chunk(done=True, finish_reason="cancelled")
+        self._text = ""
 
     def cancel(self) -> None:
         """Stop the answer; what arrived is kept as `cancelled`. Safe from any thread."""
@@ -119,14 +138,42 @@ class TurnRun:
         session, history = await asyncio.to_thread(self.service.load, self.session_id)
         ref = self.model_ref or session.model_ref or self.service.default_model
         config = self.service.generation_config(session, self.config)
+        messages = backend_messages(session, history)
+        tools = self.toolbox.tools if self.toolbox is not None else ()
+        choice = self.tool_choice if tools else None
+        steps = self.service.settings.tools.max_steps if tools else 1
+        for step in range(steps):
+            async for event in self._step(ref, messages, config, tools, choice,
+                                          self.user if step == 0 else None):
+                yield event
+            final = self._final
+            if final.finish_reason != "tool_calls" or not final.tool_calls:
+                break
+            messages.append(Message("assistant", self._text, tool_calls=final.tool_calls))
+            for call in final.tool_calls:
+                event = await self._run_call(call)
+                messages.append(tool_message(call, event.result))
+                yield event
+            if self._cancelled:
+                break
+            choice = "auto"  # a required tool applies to the first step only
+        else:
+            if self._final.finish_reason == "tool_calls":
+                yield TurnNotice(f"stopped after {steps} tool steps (tools.max_steps)")
+
+    async def _step(self, ref: str, messages: list[Message], config: GenerationConfig,
+                    tools: tuple[Tool, ...], choice: str | None,
+                    user: StoredMessage | None) -> AsyncIterator[TurnEvent]:
+        """One answer of the model: its row, its streamed text, its final state."""
+        store = self.service.store
         self.assistant = await asyncio.to_thread(
             store.add_message, self.session_id, "assistant", "", status="streaming",
             model_ref=ref)
-        yield TurnStarted(self.user, self.assistant)
+        yield TurnStarted(user, self.assistant)
 
         # The session id names the conversation's saved model state (local models).
-        stream = self.service.engine.stream(ref, backend_messages(session, history), config,
-                                            cache_key=self.session_id)
+        stream = self.service.engine.stream(ref, messages, config, cache_key=self.session_id,
+                                            tools=tools or None, tool_choice=choice)
         self._stream = stream
         if self._cancelled:
             stream.cancel()
@@ -150,12 +197,33 @@ class TurnRun:
             if final is None:  # our consumer went away mid-answer: keep what arrived
                 await stream.aclose()
                 final = Chunk(done=True, finish_reason="cancelled")
-            stored = await asyncio.to_thread(self._finalize, "".join(parts), final,
+            self._final, self._text = final, "".join(parts)
+            stored = await asyncio.to_thread(self._finalize, self._text, final,
                                              stream.turn.backend)
         indexer = self.service.__dict__.get("indexer")  # made only where search is used
         if indexer is not None:
             indexer.nudge()  # the TUI indexes the new messages in the background
         yield TurnFinished(stored, final)
+
+    async def _run_call(self, call: ToolCall) -> TurnToolResult:
+        """Approve and run one call (an invalid one is answered with its error); store the
+        result as a `tool` message."""
+        assert self.toolbox is not None
+        ran = False
+        if call.error is not None:
+            result = ToolResult.of(call.error, is_error=True)
+        elif self._cancelled:
+            result = ToolResult.of("stopped by the person before it ran", is_error=True)
+        elif await self.toolbox.decide(call, self.approve) == "deny":
+            from .toolbox import DENIED
+
+            result = ToolResult.of(DENIED, is_error=True)
+        else:
+            result, ran = await self.toolbox.run(call), True
+        await asyncio.to_thread(self.service.store.add_message, self.session_id, "tool",
+                                tool_message(call, result).content, tool_call_id=call.id,
+                                tool_name=call.name)
+        return TurnToolResult(call, result, ran)
 
     def _finalize(self, text: str, final: Chunk, backend: str) -> StoredMessage:
         assert self.assistant is not None
@@ -175,6 +243,7 @@ class TurnRun:
             cpu_s=metrics.cpu_s if metrics else None,
             error=final.error,
             backend=backend or None,
+            tool_calls=[c.as_dict() for c in final.tool_calls] or None,
             metadata={"error_kind": final.error_kind} if final.error_kind else None,
         )
         return self.service.store.get_message(self.assistant.id)
