@@ -154,6 +154,11 @@ class ToolSettings(BaseModel):
     MCP server's)."""
     max_steps: int = Field(6, ge=1, le=100)
     """Model → tool → model rounds in one turn, at most."""
+
+    @field_validator("read_root")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
     timeout_s: float = Field(60.0, gt=0, le=3600)
     """Seconds one tool call may take."""
     max_result_chars: int = Field(20_000, ge=100, le=10_000_000)
