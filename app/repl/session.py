@@ -9,20 +9,31 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from engine import EngineError, ModelInfo
+from engine import EngineError, ModelInfo, ToolCall
 from storage import StorageError
 
 from .. import commands
 from ..commands import Action
 from ..context import AppContext
 from ..errors import UsageError
-from ..service import ConversationService, TurnDelta, TurnFinished, TurnNotice, TurnRun
+from ..sanitize import visible_line
+from ..service import (
+    ConversationService,
+    TurnDelta,
+    TurnFinished,
+    TurnNotice,
+    TurnRun,
+    TurnToolResult,
+)
 from .completion import ReplCompleter
 from .keys import KEYS_HELP
 from .prompt import LineReader, PromptReader, history_file
 from .render import Renderer
+
+if TYPE_CHECKING:
+    from ..service.toolbox import Decision, Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +77,9 @@ class Repl:
         self.completer = ReplCompleter()
         self.reader: LineReader = reader or PromptReader(history_path, self.completer)
         self.models: list[ModelInfo] = []
+        self.toolbox: Toolbox | None = None
+        """The configured tools, opened before the first message (MCP servers start then)."""
+        self._tools_opened = False
 
     # the loop -----------------------------------------------------------------------------
 
@@ -88,6 +102,8 @@ class Repl:
             listing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listing
+            if self.toolbox is not None:
+                await asyncio.to_thread(self.toolbox.close)
             self.render.end_line()
 
     async def handle(self, text: str) -> bool:
@@ -99,8 +115,40 @@ class Repl:
             return await self.command(stripped)
         if text.startswith("//"):
             text = text[1:]
-        await self.turn(self.service.send, self.session_id, text, config=self.config)
+        await self.turn(self.service.send, self.session_id, text, config=self.config,
+                        toolbox=await self._tools(), approve=self._approve)
         return True
+
+    # tools --------------------------------------------------------------------------------
+
+    async def _tools(self) -> Toolbox | None:
+        """The configured tools ([tools] enabled, [mcp.servers]); None when there are none."""
+        if self._tools_opened:
+            return self.toolbox
+        self._tools_opened = True
+        settings = self.service.settings
+        if not (settings.tools.enabled or settings.mcp.servers):
+            return None
+        from ..locations import log_file
+        from ..service.toolbox import open_toolbox
+
+        try:
+            self.toolbox = await asyncio.to_thread(open_toolbox, settings,
+                                                   log_dir=log_file().parent)
+        except EngineError as exc:
+            self.render.notice(f"tools are off: {exc}")
+            return None
+        for server, error in self.toolbox.errors.items():
+            self.render.notice(f"MCP server {server}: {error}")
+        return self.toolbox
+
+    async def _approve(self, call: ToolCall) -> Decision:
+        """Ask on one line whether the model's call may run."""
+        answer = await self.reader.ask(
+            f"run {visible_line(call.name)} {visible_line(call.arguments_json)[:300]}? "
+            "[o]nce, [a]lways this session, [d]eny: ")
+        choice = answer.strip().lower()[:1]
+        return "once" if choice == "o" else "always" if choice == "a" else "deny"
 
     # turns --------------------------------------------------------------------------------
 
@@ -115,6 +163,10 @@ class Repl:
                         self.render.answer(event.text)
                     elif isinstance(event, TurnNotice):
                         self.render.notice(event.text)
+                    elif isinstance(event, TurnToolResult):
+                        outcome = ("ran" if event.ran and not event.result.is_error else
+                                   "failed" if event.ran else "not run")
+                        self.render.notice(f"tool {event.call.name}: {outcome}")
                     elif isinstance(event, TurnFinished):
                         finished = event
         except Exception as exc:

@@ -1,0 +1,56 @@
+"""The REPL asks on one line before a tool runs: deny, once, always for the session."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from app.context import AppContext
+from app.repl.session import run_repl
+from tests.support.openai_server import CallReply, OpenAIServer, Reply
+from tests.support.profiles import open_store
+
+ENTER, CTRL_D = "\r", "\x04"
+CALL = Reply(text="", tool_calls=(CallReply("current_time", '{"timezone": "UTC"}'),))
+
+
+@pytest.fixture
+def peer(openai_peer: OpenAIServer, monkeypatch: pytest.MonkeyPatch,
+         isolated_env: Path) -> OpenAIServer:
+    for name, value in openai_peer.env("peer").items():
+        monkeypatch.setenv(name, value)
+    config = isolated_env / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[tools]\nenabled = ["current_time"]\n', encoding="utf-8")
+    return openai_peer
+
+
+async def _chat(keys: str) -> str:
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text(keys)
+        await run_repl(AppContext(), model_ref="peer::echo", out=out, quiet=True,
+                       config={"max_tokens": 20})
+    return out.getvalue()
+
+
+async def test_deny_then_once_then_always(peer: OpenAIServer) -> None:
+    peer.enqueue(CALL, Reply(text="No time, then."), CALL, Reply(text="Now I know."),
+                 CALL, Reply(text="Asked once."), CALL, Reply(text="Not asked."))
+    await _chat(f"What time?{ENTER}d{ENTER}"
+                f"Please?{ENTER}o{ENTER}"
+                f"Again?{ENTER}a{ENTER}"
+                f"And now?{ENTER}{CTRL_D}")
+    results = [r.messages[-1] for r in peer.chat_requests if r.messages[-1]["role"] == "tool"]
+    assert len(results) == 4
+    assert results[0]["content"].startswith("Error:") and "not allow" in results[0]["content"]
+    assert all(not r["content"].startswith("Error:") for r in results[1:])
+    with open_store() as store:
+        (session,) = store.list_sessions("all")
+        roles = [m.role for m in store.get_messages(session.id)]
+    assert roles == ["user", "assistant", "tool", "assistant"] * 4
