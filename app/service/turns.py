@@ -67,6 +67,8 @@ class TurnToolResult:
     call: ToolCall
     result: ToolResult
     ran: bool
+    message: StoredMessage
+    """The stored `tool` message."""
 
 
 TurnEvent = TurnStarted | TurnDelta | TurnNotice | TurnFinished | TurnToolResult
@@ -220,10 +222,10 @@ class TurnRun:
             result = ToolResult.of(DENIED, is_error=True)
         else:
             result, ran = await self.toolbox.run(call), True
-        await asyncio.to_thread(self.service.store.add_message, self.session_id, "tool",
-                                tool_message(call, result).content, tool_call_id=call.id,
-                                tool_name=call.name)
-        return TurnToolResult(call, result, ran)
+        stored = await asyncio.to_thread(
+            self.service.store.add_message, self.session_id, "tool",
+            tool_message(call, result).content, tool_call_id=call.id, tool_name=call.name)
+        return TurnToolResult(call, result, ran, stored)
 
     def _finalize(self, text: str, final: Chunk, backend: str) -> StoredMessage:
         assert self.assistant is not None

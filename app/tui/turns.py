@@ -16,7 +16,7 @@ from engine import EngineError
 from storage import StorageError
 
 from ..errors import UsageError
-from ..service import TurnDelta, TurnFinished, TurnNotice, TurnRun, TurnStarted
+from ..service import TurnDelta, TurnFinished, TurnNotice, TurnRun, TurnStarted, TurnToolResult
 from .widgets.chat_log import ChatLog
 from .widgets.message_view import MessageView
 from .widgets.status_bar import StatusBar
@@ -87,6 +87,10 @@ class TurnPresenter:
                     self.on_started()
                 elif isinstance(event, TurnNotice):
                     self.notify(event.text, "warning")
+                elif isinstance(event, TurnToolResult):
+                    if self.shown_session() == session_id and self.log.is_attached:
+                        await self.log.add(event.message)
+                        self.log.anchor()
                 elif isinstance(event, TurnFinished):
                     if turn.view is not None and turn.view.is_attached:
                         turn.view.update_message(event.assistant)

@@ -30,6 +30,7 @@ from ...commands import Action, CommandResult
 from ...sanitize import visible_line
 from ...service import ConversationService, SidebarSessions, TurnRun, export_stem
 from ..key_help import key_help
+from ..tools import ChatTools
 from ..turns import USER_ERRORS, ActiveTurn, TurnPresenter
 from ..widgets.chat_log import PAGE_SIZE, ChatLog
 from ..widgets.message_view import MessageView
@@ -81,6 +82,7 @@ class ChatScreen(Screen[None]):
         self.session_id: str | None = None
         self.pending_model: str | None = None
         self.turns: TurnPresenter | None = None
+        self.tools = ChatTools(self, service.settings, self._say)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -140,6 +142,11 @@ class ChatScreen(Screen[None]):
         # The first frame waits for no database read: the last session and the sidebar's
         # sections are read once it is painted.
         self.call_after_refresh(self.read_most_recent)
+        if self.tools.configured:
+            self.run_worker(self.tools.open, thread=True, group="tools")
+
+    async def on_unmount(self) -> None:
+        await self.tools.close()
 
     class MostRecentRead(Message):
         """Start-up read which session to show first (None: the profile has none yet)."""
@@ -250,7 +257,9 @@ class ChatScreen(Screen[None]):
             self._say("An answer is still streaming: wait, or press Esc to stop it.", "warning")
             self.prompt.load_text(text)
             return
-        self.run_turn(self.service.send(session_id, text[1:] if text.startswith("//") else text))
+        self.run_turn(self.service.send(session_id, text[1:] if text.startswith("//") else text,
+                                        toolbox=self.tools.toolbox,
+                                        approve=self.tools.approve))
 
     def run_turn(self, run: TurnRun) -> None:
         """Stream one turn into the chat, in a worker."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TextArea
@@ -55,3 +55,27 @@ class TextEditor(ModalScreen[str | None]):
 
     def action_accept(self) -> None:
         self.dismiss(self.query_one("#value", TextArea).text)
+
+
+class ToolApproval(ModalScreen[str]):
+    """Ask whether a model's tool call may run: once, always for this session, or not.
+
+    The tool's name and its full arguments are shown as plain text (they come from the model).
+    """
+
+    BINDINGS = [Binding("o", "dismiss('once')", "Run once"),
+                Binding("a", "dismiss('always')", "Always (this session)"),
+                Binding("d,escape", "dismiss('deny')", "Deny")]
+
+    def __init__(self, name: str, arguments: str) -> None:
+        super().__init__()
+        self._name, self._arguments = name, arguments
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="tool-approval"):
+            yield Static(Content(f"The model wants to run the tool {self._name}"),
+                         classes="title")
+            with VerticalScroll(classes="details"):
+                yield Static(Content(self._arguments or "{}"), id="arguments")
+            yield Static(Content("o run once · a always for this session · d or Esc deny"),
+                         classes="help")

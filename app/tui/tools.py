@@ -1,0 +1,84 @@
+"""The chat's tools: opened off the event loop, each call asked about in a dialog.
+
+The configured tools (`[tools] enabled`, every `[mcp.servers]` server's) are opened on a thread
+when the chat starts (MCP servers take a moment to start) and offered to the model from then
+on; a call runs once the person allows it in `ToolApproval` — once, always for this session
+(in memory only), or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+
+from ..sanitize import visible_controls, visible_line
+from .screens.dialogs import ToolApproval
+
+if TYPE_CHECKING:
+    from engine import ToolCall
+
+    from ..service.toolbox import Decision, Toolbox
+    from ..settings import Settings
+
+
+class ChatTools:
+    """The toolbox of one chat screen and the dialog that approves its calls."""
+
+    def __init__(self, screen: Screen[Any], settings: Settings,
+                 notify: Callable[[str, SeverityLevel], None]) -> None:
+        self.screen = screen
+        self.settings = settings
+        self.notify = notify
+        self.toolbox: Toolbox | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.settings.tools.enabled or self.settings.mcp.servers)
+
+    def open(self) -> None:
+        """Open the toolbox (call on a worker thread: MCP servers start here)."""
+        from engine import EngineError
+
+        from ..locations import log_file
+        from ..service.toolbox import open_toolbox
+
+        try:
+            toolbox = open_toolbox(self.settings, log_dir=log_file().parent)
+        except EngineError as exc:
+            self.screen.app.call_from_thread(self.notify, f"tools are off: {exc}", "error")
+            return
+        for server, error in toolbox.errors.items():
+            self.screen.app.call_from_thread(self.notify, f"MCP server {server}: {error}",
+                                             "warning")
+        self.toolbox = toolbox
+
+    async def approve(self, call: ToolCall) -> Decision:
+        """Ask the person, in a dialog, whether `call` may run."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def answered(decision: str | None) -> None:
+            if not future.done():
+                future.set_result(decision or "deny")
+
+        self.screen.app.push_screen(ToolApproval(visible_line(call.name), _shown(call)),
+                             callback=answered)
+        decision = await future
+        return "once" if decision == "once" else "always" if decision == "always" else "deny"
+
+    async def close(self) -> None:
+        """Stop the MCP servers (off the event loop)."""
+        if self.toolbox is not None:
+            toolbox, self.toolbox = self.toolbox, None
+            await asyncio.to_thread(toolbox.close)
+
+
+def _shown(call: ToolCall) -> str:
+    """A call's arguments as the person reads them: indented JSON, controls made visible."""
+    text = (json.dumps(call.arguments, indent=2, ensure_ascii=False)
+            if call.arguments is not None else call.arguments_json)
+    return visible_controls(text)
