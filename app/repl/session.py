@@ -140,6 +140,7 @@ class Repl:
             return None
         for server, error in self.toolbox.errors.items():
             self.render.notice(f"MCP server {server}: {error}")
+        self.render.notice(self.toolbox.summary())
         return self.toolbox
 
     async def _approve(self, call: ToolCall) -> Decision:

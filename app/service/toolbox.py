@@ -50,6 +50,14 @@ class Toolbox:
         """Every offered tool, function tools first."""
         return (*(f.tool for f in self.functions.values()), *self.mcp_tools.values())
 
+    def summary(self) -> str:
+        """What the offered tools cost: "3 tools offered (about 240 prompt tokens a turn)"."""
+        from engine import schema_tokens
+
+        count = len(self.tools)
+        return (f"{count} tool{'s' * (count != 1)} offered to the model (about "
+                f"{schema_tokens(self.tools)} prompt tokens a turn)")
+
     async def decide(self, call: ToolCall, approve: Approve | None) -> Decision:
         """Whether `call` runs: preapproved, allowed always, or the person's answer."""
         if call.name in self.preapproved or call.name in self.always:

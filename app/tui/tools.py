@@ -56,6 +56,7 @@ class ChatTools:
             self.screen.app.call_from_thread(self.notify, f"MCP server {server}: {error}",
                                              "warning")
         self.toolbox = toolbox
+        self.screen.app.call_from_thread(self.notify, toolbox.summary(), "information")
 
     async def approve(self, call: ToolCall) -> Decision:
         """Ask the person, in a dialog, whether `call` may run."""

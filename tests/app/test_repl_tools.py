@@ -42,10 +42,11 @@ async def _chat(keys: str) -> str:
 async def test_deny_then_once_then_always(peer: OpenAIServer) -> None:
     peer.enqueue(CALL, Reply(text="No time, then."), CALL, Reply(text="Now I know."),
                  CALL, Reply(text="Asked once."), CALL, Reply(text="Not asked."))
-    await _chat(f"What time?{ENTER}d{ENTER}"
+    printed = await _chat(f"What time?{ENTER}d{ENTER}"
                 f"Please?{ENTER}o{ENTER}"
                 f"Again?{ENTER}a{ENTER}"
                 f"And now?{ENTER}{CTRL_D}")
+    assert "1 tool offered to the model (about" in printed
     results = [r.messages[-1] for r in peer.chat_requests if r.messages[-1]["role"] == "tool"]
     assert len(results) == 4
     assert results[0]["content"].startswith("Error:") and "not allow" in results[0]["content"]
