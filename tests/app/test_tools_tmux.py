@@ -1,0 +1,53 @@
+"""The installed `talu-chat` TUI in a real terminal with an MCP server from the config file:
+the model calls the server's tool, the person approves it, and the answer uses the result."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.openai_server import CallReply, OpenAIServer, Reply
+from tests.tmux import Pane
+
+REPO = Path(__file__).parents[2]
+TALU = shutil.which("talu-chat") or str(REPO / ".venv/bin/talu-chat")
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+def test_an_mcp_tool_approved_in_the_tui(openai_peer: OpenAIServer, isolated_env: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in openai_peer.env("peer").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TALU_CHAT_DEFAULT_MODEL", "peer::echo")
+    config = isolated_env / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"""
+[mcp.servers.tests]
+command = {json.dumps(sys.executable)}
+args = ["-m", "tests.support.mcp_server"]
+cwd = {json.dumps(str(REPO))}
+""", encoding="utf-8")
+    openai_peer.enqueue(
+        Reply(text="", tool_calls=(CallReply("tests__add", '{"a": 2, "b": 40}'),)),
+        Reply(text="The sum is forty-two."))
+    pane = Pane(f"{TALU}; echo TUI-EXITED $?; sleep 600")
+    try:
+        pane.wait_for("tools offered to the model")  # the MCP server has started
+        pane.keys("Add 2 and 40.", "Enter")
+        pane.wait_for("wants to run the tool tests__add")
+        pane.wait_for('"b": 40')
+        pane.keys("o")
+        pane.wait_for("The sum is forty-two.")
+        shown = pane.text()
+        assert "Tool result · tests__add" in shown
+        pane.keys("C-q")
+        pane.wait_for("TUI-EXITED 0")
+    finally:
+        pane.close()
+    result = openai_peer.chat_requests[-1].messages[-1]
+    assert (result["role"], result["content"]) == ("tool", "42")
