@@ -133,6 +133,20 @@ for _verb, _marker_verb in MARKER_VERBS.items():
     COMMANDS[_verb] = SlashCommand(_verb, "", _marker_verb.help.rstrip("."), _marker(_verb))
 
 
+@command("tools", "[on|off|auto|required|none|NAME]",
+         "Show or set how this session uses tools (NAME: the first step must call it)")
+def _tools(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    setting = arg.strip()
+    if setting:
+        session = service.set_tool_use(session_id, setting)
+    else:
+        session = service.find_session(session_id)
+    use = session.metadata
+    state = "off" if use.get("tools") == "off" else "on"
+    choice = visible_line(str(use.get("tool_choice", "auto")))
+    return CommandResult(f"tools: {state} · first step: {choice}", action=Action.SESSION_CHANGED)
+
+
 @command("rename", "TITLE", "Rename this session")
 def _rename(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     if not arg.strip():

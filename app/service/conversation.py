@@ -225,6 +225,22 @@ class ConversationService:
         self.engine.resolve(ref)
         return self.store.set_model(session_id, ref)
 
+    def set_tool_use(self, session_id: str, setting: str) -> Session:
+        """How this session uses tools: "on" / "off", or the first step's tool choice
+        ("auto", "required", "none", or a tool's name); kept with the session."""
+        from engine.tools import TOOL_NAME
+
+        session = self.store.get_session(session_id)
+        metadata = dict(session.metadata)
+        if setting in ("on", "off"):
+            metadata["tools"] = setting
+        elif setting in ("auto", "required", "none") or TOOL_NAME.match(setting):
+            metadata["tool_choice"] = setting
+        else:
+            raise UsageError(f"/tools takes on, off, auto, required, none or a tool's name, "
+                             f"not {setting[:40]!r}")
+        return self.store.set_metadata(session_id, metadata)
+
     def set_system_prompt(self, session_id: str, text: str | None) -> Session:
         """Set the system prompt (None or blank clears it); it applies from the next answer."""
         return self.store.set_system_prompt(session_id, text if text and text.strip() else None)

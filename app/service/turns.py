@@ -141,8 +141,15 @@ class TurnRun:
         ref = self.model_ref or session.model_ref or self.service.default_model
         config = self.service.generation_config(session, self.config)
         messages = backend_messages(session, history)
-        tools = self.toolbox.tools if self.toolbox is not None else ()
-        choice = self.tool_choice if tools else None
+        use = session.metadata if isinstance(session.metadata, dict) else {}
+        tools = (self.toolbox.tools if self.toolbox is not None and use.get("tools") != "off"
+                 else ())
+        choice = self.tool_choice or use.get("tool_choice")
+        if choice not in (None, "auto", "none", "required", *(t.name for t in tools)):
+            yield TurnNotice(f"tool choice {str(choice)[:64]!r} is not an offered tool: auto")
+            choice = "auto"
+        if not tools:
+            choice = None
         steps = self.service.settings.tools.max_steps if tools else 1
         for step in range(steps):
             async for event in self._step(ref, messages, config, tools, choice,

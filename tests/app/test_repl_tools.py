@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,33 @@ async def test_deny_then_once_then_always(peer: OpenAIServer) -> None:
         (session,) = store.list_sessions("all")
         roles = [m.role for m in store.get_messages(session.id)]
     assert roles == ["user", "assistant", "tool", "assistant"] * 4
+
+
+async def test_the_bundled_model_calls_a_required_tool_and_answers(
+        isolated_env: Path, real_model: str) -> None:
+    config = isolated_env / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[tools]\nenabled = ["current_time"]\nmax_steps = 2\n', encoding="utf-8")
+    out = io.StringIO()
+    keys = f"/tools required{ENTER}What time is it?{ENTER}o{ENTER}{CTRL_D}"
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text(keys)
+        await run_repl(AppContext(), model_ref=real_model, out=out, quiet=True,
+                       config={"max_tokens": 48, "temperature": 0})
+    assert "first step: required" in out.getvalue()
+    with open_store() as store:
+        (session,) = store.list_sessions("all")
+        stored = store.get_messages(session.id)
+    assert [m.role for m in stored][:3] == ["user", "assistant", "tool"]
+    assert stored[1].tool_calls[0]["name"] == "current_time"
+    assert stored[2].tool_call_id == stored[1].tool_calls[0]["id"]
+    assert re.match(r"\d{4}-\d\d-\d\dT", stored[2].content)  # the tool ran: its result
+    assert stored[-1].role == "assistant"  # and the model answered after it
+
+
+async def test_tools_setting_is_checked(peer: OpenAIServer) -> None:
+    printed = await _chat(f"/tools sometimes please{ENTER}/tools off{ENTER}"
+                          f"What time?{ENTER}{CTRL_D}")
+    assert "/tools takes on, off, auto, required, none" in printed
+    assert "tools: off" in printed
+    assert not peer.chat_requests[-1].tools  # this session offers none
