@@ -43,17 +43,13 @@ def record(ref: str, messages: Sequence[Message], answer: str, final: Chunk) -> 
     session = Session(id=_id(), title=title, title_is_custom=False, created_at=now,
                       updated_at=now, model_ref=ref, system_prompt=system,
                       metadata={"source": "talu-chat serve"})
-    # Sessions hold user and assistant text until storage keeps tool calls and results
-    # (issue 12): a call is kept as a line naming it, a tool's result is left out.
-    stored = [StoredMessage(id=_id(), session_id=session.id, position=index, role=m.role,
-                            content=_shown(m), created_at=now)
-              for index, m in enumerate(m for m in messages if m.role in ("user", "assistant"))]
+    stored = [_stored(m, session.id, index, now) for index, m in
+              enumerate(m for m in messages if m.role in ("user", "assistant", "tool"))]
     usage, metrics = final.usage, final.metrics
     stored.append(StoredMessage(
         id=_id(), session_id=session.id, position=len(stored), role="assistant",
-        content=_shown(Message("assistant", answer, tool_calls=final.tool_calls)),
-        created_at=now, model_ref=ref,
-        finish_reason="stop" if final.finish_reason == "tool_calls" else final.finish_reason,
+        content=answer, created_at=now, model_ref=ref, finish_reason=final.finish_reason,
+        tool_calls=[c.as_dict() for c in final.tool_calls],
         status="cancelled" if final.finish_reason == "cancelled" else "complete",
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
@@ -102,8 +98,9 @@ class Keeper:
         self._pool.shutdown()
 
 
-def _shown(message: Message) -> str:
-    """A message's text, with a line for each tool call it makes."""
-    calls = "\n".join(f"[tool call: {c.name}({c.arguments_json[:200]})]"
-                      for c in message.tool_calls)
-    return "\n".join(part for part in (message.content, calls) if part)
+def _stored(message: Message, session_id: str, position: int, now: str) -> StoredMessage:
+    """A message of the request as a stored row, its tool calls and call id included."""
+    return StoredMessage(id=_id(), session_id=session_id, position=position,
+                         role=message.role, content=message.content, created_at=now,
+                         tool_calls=[c.as_dict() for c in message.tool_calls],
+                         tool_call_id=message.tool_call_id, tool_name=message.name)

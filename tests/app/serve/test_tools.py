@@ -108,7 +108,7 @@ def test_a_backend_without_tools_is_501() -> None:
         assert response.status_code == 501, response.text
 
 
-def test_store_keeps_a_tool_turn_as_readable_text(peer: OpenAIServer) -> None:
+def test_store_keeps_the_tool_steps(peer: OpenAIServer) -> None:
     from tests.support.profiles import open_store
 
     peer.enqueue(Reply(text="", tool_calls=(CallReply("get_weather", '{"city": "Oslo"}'),)))
@@ -123,6 +123,9 @@ def test_store_keeps_a_tool_turn_as_readable_text(peer: OpenAIServer) -> None:
     with open_store("served") as store:
         (session,) = store.list_sessions("all")
         stored = store.get_messages(session.id)
-    assert [m.role for m in stored] == ["user", "assistant", "assistant"]
-    assert "[tool call: get_weather" in stored[1].content and "Paris" in stored[1].content
-    assert "Oslo" in stored[2].content and stored[2].finish_reason == "stop"
+    assert [m.role for m in stored] == ["user", "assistant", "tool", "assistant"]
+    assert stored[1].tool_calls[0]["id"] == "call_1" and "Paris" in stored[1].tool_calls[0][
+        "arguments"]
+    assert (stored[2].tool_call_id, stored[2].content) == ("call_1", "Sunny")
+    assert stored[3].finish_reason == "tool_calls"
+    assert "Oslo" in stored[3].tool_calls[0]["arguments"]
