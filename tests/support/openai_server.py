@@ -140,6 +140,8 @@ class Request:
     """The client closed the connection before the answer ended."""
     sent_at: list[float] = field(default_factory=list)
     """`time.monotonic()` when each piece of a streamed answer was written, in order."""
+    received_at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when the request had been read."""
 
     @property
     def model(self) -> str | None:
