@@ -331,34 +331,25 @@ class LocalBackend(Backend):
         except Exception:  # a cache must never fail a turn
             log.exception("saving the model state failed")
 
-    async def stream(
+    def stream(
         self, model: str, messages: Sequence[Message], config: GenerationConfig,
         *, cache_key: str | None = None, tools: Sequence[Tool] = (),
         tool_choice: str = "auto",
     ) -> AsyncIterator[Chunk]:
         from .local_raw import threaded
 
-        chunks = threaded(lambda cancel: self._generate(
+        # Closing the returned generator stops the decode thread after its current token.
+        return threaded(lambda cancel: self._generate(
             Path(model), messages, config, cancel, cache_key, tools, tool_choice),
             name="talu-local-decode", what="local decode")
-        try:
-            async for chunk in chunks:
-                yield chunk
-        finally:
-            await chunks.aclose()  # the decode thread stops after its current token
 
-    async def complete(
+    def complete(
         self, model: str, prompt: str, config: GenerationConfig
     ) -> AsyncIterator[Chunk]:
         from .local_raw import complete_raw, threaded
 
-        chunks = threaded(lambda cancel: complete_raw(self, Path(model), prompt, config, cancel),
-                          name="talu-local-complete", what="local completion")
-        try:
-            async for chunk in chunks:
-                yield chunk
-        finally:
-            await chunks.aclose()  # stops the decode thread after its current token
+        return threaded(lambda cancel: complete_raw(self, Path(model), prompt, config, cancel),
+                        name="talu-local-complete", what="local completion")
 
     async def format_prompt(self, model: str, messages: Sequence[Message],
                             tools: Sequence[Tool] = (), tool_choice: str = "auto") -> str:
