@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.cli import REPO, run
 from tests.support.openai_server import CallReply, OpenAIServer, Reply
-from tests.support.profiles import open_store
+from tests.support.profiles import open_store, write_config
 
 
 @pytest.fixture
@@ -23,11 +23,6 @@ def peer(openai_peer: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAISe
         monkeypatch.setenv(name, value)
     return openai_peer
 
-
-def _configure(home: Path, body: str) -> None:
-    config = home / "config" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(body, encoding="utf-8")
 
 
 MCP = f"""
@@ -39,14 +34,14 @@ cwd = {json.dumps(str(REPO))}
 
 
 def test_ask_offers_no_tools_unless_asked(peer: OpenAIServer, isolated_env: Path) -> None:
-    _configure(isolated_env, '[tools]\nenabled = ["current_time"]\n' + MCP)
+    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\n' + MCP)
     run("ask", "-m", "peer::echo", "What time is it?").ok()
     assert not peer.chat_requests[-1].tools
 
 
 def test_an_allowed_function_tool_runs_and_its_result_reaches_the_model(
         peer: OpenAIServer, isolated_env: Path) -> None:
-    _configure(isolated_env, '[tools]\nenabled = ["current_time"]\n')
+    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\n')
     peer.enqueue(Reply(text="", tool_calls=(CallReply("current_time", '{"timezone": "UTC"}'),)),
                  Reply(text="It is late."))
     outcome = run("ask", "-m", "peer::echo", "--allow-tool", "current_time", "--json",
@@ -70,7 +65,7 @@ def test_an_allowed_function_tool_runs_and_its_result_reaches_the_model(
 
 
 def test_an_mcp_tool_through_ask(peer: OpenAIServer, isolated_env: Path) -> None:
-    _configure(isolated_env, MCP)
+    write_config(isolated_env, MCP)
     peer.enqueue(Reply(text="", tool_calls=(CallReply("tests__add", '{"a": 2, "b": 40}'),)),
                  Reply(text="The sum is 42."))
     assert run("ask", "-m", "peer::echo", "--allow-tools", "Add 2 and 40").ok().strip() == (
@@ -81,7 +76,7 @@ def test_an_mcp_tool_through_ask(peer: OpenAIServer, isolated_env: Path) -> None
 
 def test_a_call_to_a_tool_not_offered_is_answered_with_an_error(
         peer: OpenAIServer, isolated_env: Path) -> None:
-    _configure(isolated_env, '[tools]\nenabled = ["current_time"]\n')
+    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\n')
     peer.enqueue(Reply(text="", tool_calls=(CallReply("rm_rf", "{}"),)), Reply(text="Sorry."))
     run("ask", "-m", "peer::echo", "--allow-tool", "current_time", "Do it").ok()
     result = peer.chat_requests[-1].messages[-1]
@@ -89,7 +84,7 @@ def test_a_call_to_a_tool_not_offered_is_answered_with_an_error(
 
 
 def test_the_step_limit_ends_a_loop(peer: OpenAIServer, isolated_env: Path) -> None:
-    _configure(isolated_env, '[tools]\nenabled = ["current_time"]\nmax_steps = 2\n')
+    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\nmax_steps = 2\n')
     call = Reply(text="", tool_calls=(CallReply("current_time", "{}"),))
     peer.enqueue(call, call, call)
     outcome = run("ask", "-m", "peer::echo", "--allow-tool", "current_time", "Loop")

@@ -8,13 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.support.cli import REPO, run
-
-
-def _configure(home: Path, body: str) -> None:
-    config = home / "config" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(body, encoding="utf-8")
-
+from tests.support.profiles import write_config
 
 SERVERS = f"""
 [mcp.servers.tests]
@@ -31,7 +25,7 @@ cwd = {json.dumps(str(REPO))}
 
 def test_mcp_list_shows_each_server_its_tools_prompts_and_resources(
         isolated_env: Path) -> None:
-    _configure(isolated_env, SERVERS)
+    write_config(isolated_env, SERVERS)
     report = {s["name"]: s for s in run("mcp", "list", "--json").json()["servers"]}
     good, bad = report["tests"], report["broken"]
     assert good["state"] == "running"
@@ -46,7 +40,7 @@ def test_mcp_list_shows_each_server_its_tools_prompts_and_resources(
 
 def test_mcp_list_as_text_and_without_servers(isolated_env: Path) -> None:
     assert "no MCP servers configured" in run("mcp", "list").ok()
-    _configure(isolated_env, SERVERS)
+    write_config(isolated_env, SERVERS)
     text = run("mcp", "list").ok()
     assert "tests  (stdio)  running" in text and "tool      add" in text
     assert "broken  (stdio)  failed" in text
@@ -56,7 +50,7 @@ def test_mcp_list_as_text_and_without_servers(isolated_env: Path) -> None:
 
 
 def test_a_bad_server_entry_is_one_line(isolated_env: Path) -> None:
-    _configure(isolated_env, "[mcp.servers.x]\nargs = ['a']\n")
+    write_config(isolated_env, "[mcp.servers.x]\nargs = ['a']\n")
     outcome = run("mcp", "list")
     assert outcome.code != 0 and len(outcome.stderr.strip().splitlines()) == 1
     assert "command or a url" in outcome.stderr

@@ -14,7 +14,7 @@ from prompt_toolkit.output import DummyOutput
 from app.context import AppContext
 from app.repl.session import run_repl
 from tests.support.openai_server import CallReply, OpenAIServer, Reply
-from tests.support.profiles import open_store
+from tests.support.profiles import open_store, write_config
 
 ENTER, CTRL_D = "\r", "\x04"
 CALL = Reply(text="", tool_calls=(CallReply("current_time", '{"timezone": "UTC"}'),))
@@ -25,9 +25,7 @@ def peer(openai_peer: OpenAIServer, monkeypatch: pytest.MonkeyPatch,
          isolated_env: Path) -> OpenAIServer:
     for name, value in openai_peer.env("peer").items():
         monkeypatch.setenv(name, value)
-    config = isolated_env / "config" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('[tools]\nenabled = ["current_time"]\n', encoding="utf-8")
+    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\n')
     return openai_peer
 
 
@@ -60,9 +58,7 @@ async def test_deny_then_once_then_always(peer: OpenAIServer) -> None:
 
 async def test_the_bundled_model_calls_a_required_tool_and_answers(
         isolated_env: Path, real_model: str) -> None:
-    config = isolated_env / "config" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('[tools]\nenabled = ["current_time"]\nmax_steps = 2\n', encoding="utf-8")
+    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\nmax_steps = 2\n')
     out = io.StringIO()
     keys = f"/tools required{ENTER}What time is it?{ENTER}o{ENTER}{CTRL_D}"
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):

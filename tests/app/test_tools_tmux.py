@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.openai_server import CallReply, OpenAIServer, Reply
+from tests.support.profiles import write_config
 from tests.tmux import Pane
 
 REPO = Path(__file__).parents[2]
@@ -24,14 +25,12 @@ def test_an_mcp_tool_approved_in_the_tui(openai_peer: OpenAIServer, isolated_env
     for name, value in openai_peer.env("peer").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TALU_CHAT_DEFAULT_MODEL", "peer::echo")
-    config = isolated_env / "config" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f"""
+    write_config(isolated_env, f"""
 [mcp.servers.tests]
 command = {json.dumps(sys.executable)}
 args = ["-m", "tests.support.mcp_server"]
 cwd = {json.dumps(str(REPO))}
-""", encoding="utf-8")
+""")
     openai_peer.enqueue(
         Reply(text="", tool_calls=(CallReply("tests__add", '{"a": 2, "b": 40}'),)),
         Reply(text="The sum is forty-two."))

@@ -11,7 +11,7 @@ import pytest
 from app.tui.screens.dialogs import ToolApproval
 from tests.app.tui_support import chat, make_app, type_text, wait_until
 from tests.support.openai_server import CallReply, OpenAIServer, Reply
-from tests.support.profiles import open_store
+from tests.support.profiles import open_store, write_config
 
 CALL = Reply(text="", tool_calls=(CallReply("current_time", '{"timezone": "UTC"}'),))
 
@@ -21,9 +21,7 @@ def peer(openai_peer: OpenAIServer, monkeypatch: pytest.MonkeyPatch,
          isolated_env: Path) -> OpenAIServer:
     for name, value in openai_peer.env("peer").items():
         monkeypatch.setenv(name, value)
-    config = isolated_env / "config" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('[tools]\nenabled = ["current_time"]\n', encoding="utf-8")
+    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\n')
     return openai_peer
 
 

@@ -44,3 +44,11 @@ def seed(store: Store, title: str, *turns: str, model: str = "local::smollm2") -
                               finish_reason="stop", prompt_tokens=20, completion_tokens=7,
                               ttft_s=0.05, total_s=0.2, tokens_per_s=35.0, backend="local")
     return session.id
+
+
+def write_config(home: Path, text: str) -> Path:
+    """Write the isolated environment's settings file (`home` is the `isolated_env` fixture)."""
+    path = home / "config" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
