@@ -93,6 +93,17 @@ class AppProcess(AppService):
             self._task = None
 
 
+def envelope(text: str) -> tuple[str, Any] | None:
+    """(kind, data) of a tab's message `["kind", data]`; None for anything else."""
+    try:
+        value: Any = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep
+        return None
+    if not isinstance(value, list) or not value or not isinstance(value[0], str):
+        return None
+    return value[0], value[1] if len(value) > 1 else None
+
+
 async def relay(websocket: web.WebSocketResponse, process: AppProcess) -> None:
     """Pass what the tab sends (keys, size, focus, pings) to its process until it closes.
 
@@ -100,15 +111,9 @@ async def relay(websocket: web.WebSocketResponse, process: AppProcess) -> None:
     dropped.
     """
     async for message in websocket:
-        if message.type != WSMsgType.TEXT:
+        if message.type != WSMsgType.TEXT or (parsed := envelope(message.data)) is None:
             continue
-        try:
-            envelope: Any = json.loads(message.data)
-        except ValueError:
-            continue
-        if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], str):
-            continue
-        kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
+        kind, data = parsed
         if kind == "stdin" and isinstance(data, str):
             await process.send_bytes(data.encode("utf-8", "replace"))
         elif kind == "resize" and isinstance(data, dict):

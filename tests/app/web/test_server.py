@@ -5,6 +5,7 @@ clients (the browser itself is in test_browser.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 
@@ -155,3 +156,26 @@ async def test_the_token_is_printed_once_and_never_logged(http: aiohttp.ClientSe
     assert "GET / 303" in log and "GET /static/css/xterm.css 200" in log  # it does log
     assert server.token not in log
     assert server.output().count(server.token) == 1
+
+
+async def test_hostile_tab_messages_are_dropped(http: aiohttp.ClientSession) -> None:
+    with web_server() as server:
+        ws = await http.ws_connect(f"{server.base}/ws?width=99999999999&height=-3",
+                                   headers={**cookie(server), **own_origin(server)},
+                                   timeout=WS_TIMEOUT)
+        await first_frame(ws)
+        await ws.send_bytes(b"\x00\xff binary")
+        for text in ("not json", "[" * 50_000, "{}", "[]", '[1, 2]', '["stdin", 5]',
+                     '["resize", {"width": 1e309, "height": "x"}]',
+                     '["resize", {"width": 100000000, "height": 100000000}]',
+                     '["ping", "' + "p" * 1000 + '"]', '["no-such-kind", {}]'):
+            await ws.send_str(text)
+        await ws.send_str('["ping", "still-there"]')
+        async with asyncio.timeout(60):
+            async for message in ws:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    assert json.loads(message.data) == ["pong", "still-there"]
+                    break
+        assert len(server.app_processes()) == 1
+        await ws.close()
+    assert "Traceback" not in server.output()
