@@ -102,6 +102,29 @@ class ServeSettings(BaseModel):
     tokens and time only)."""
 
 
+DEFAULT_WEB_PORT = 8422
+"""`talu-chat web`'s port: next to `serve`'s 8421, so both can run at once."""
+
+
+class WebSettings(BaseModel):
+    """`talu-chat web`: the same app in a browser tab (one app process per open tab)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    port: int = Field(DEFAULT_WEB_PORT, ge=1, le=65535)
+    """Port to listen on (`--port` wins)."""
+    max_sessions: int = Field(1, ge=1, le=64)
+    """Browser tabs (each an app process) open at once; one more is refused with a message."""
+    allowed_dirs: list[Path] = Field(default_factory=list)
+    """Off loopback (`--host` another address), the only folders the browser's app may
+    export to or attach from (none: no file at all). On loopback, no limit."""
+
+    @field_validator("allowed_dirs")
+    @classmethod
+    def _expand_home(cls, value: list[Path]) -> list[Path]:
+        return [path.expanduser() for path in value]
+
+
 SEARCH_MODES = ("text", "semantic", "hybrid")
 """How `talu-chat search` and the TUI's search find messages (see SearchSettings.mode)."""
 
@@ -195,6 +218,8 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=lambda: SearchSettings())
     mcp: MCPSettings = Field(default_factory=lambda: MCPSettings())
     tools: ToolSettings = Field(default_factory=lambda: ToolSettings())
+    web: WebSettings = Field(default_factory=lambda: WebSettings())
+    """The browser face (`talu-chat web`)."""
     """Search by meaning (`talu-chat search --semantic / --hybrid`)."""
 
     @field_validator("data_dir", mode="before")

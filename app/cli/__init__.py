@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                              "HTTP API."),
     "sessions": ("sessions:sessions", "List and manage stored chat sessions (IDs may be any "
                                       "unique prefix)."),
+    "web": ("web:web", "Open the chat in a browser tab: the same app, behind a secret token."),
 }
 
 

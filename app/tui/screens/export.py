@@ -14,6 +14,8 @@ from textual.widgets import Checkbox, Input, RadioButton, RadioSet, Static
 
 from storage import EXPORT_FORMATS
 
+from ...path_policy import PathPolicyError, confine
+
 FORMAT_LABELS = {"md": "Markdown", "json": "JSON (re-importable)", "jsonl": "JSONL (OpenAI)",
                  "html": "HTML (one file)"}
 
@@ -60,4 +62,9 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
     def _export(self, event: Input.Submitted) -> None:
         if event.value.strip():
             force = self.query_one("#export-force", Checkbox).value
-            self.dismiss(ExportRequest(self.fmt, Path(event.value.strip()).expanduser(), force))
+            try:  # a browser off loopback writes only inside [web] allowed_dirs
+                path = confine(event.value.strip())
+            except PathPolicyError as exc:
+                self.notify(str(exc), severity="error", timeout=10)
+                return
+            self.dismiss(ExportRequest(self.fmt, path, force))

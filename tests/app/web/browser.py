@@ -1,0 +1,52 @@
+"""A real headless browser for the web tests: Debian's chromium driven by Playwright through
+its executable path (Playwright's own browser download is not used), a fresh profile each
+time, bounded timeouts; screenshots kept under tests/artifacts/web/."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
+TIMEOUT_MS = 60_000
+
+
+@contextlib.contextmanager
+def browser() -> Iterator[BrowserContext]:
+    """A headless chromium with a fresh user-data-dir, closed at the end of the block."""
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run " \
+                              "installs it)"
+    with tempfile.TemporaryDirectory(prefix="talu-chromium-") as profile, \
+            sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=ARGS,
+            viewport={"width": 1100, "height": 700}, timeout=TIMEOUT_MS)
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save the page as tests/artifacts/web/<name>.png (printed, for the test's output)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^\w.-]", "_", name)
+    path = ARTIFACTS / f"{safe}.png"
+    page.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+    return path
+
+
+def wait_for_terminal(page: Page) -> None:
+    """Until the app process has drawn into the page's terminal (textual.js marks the body
+    once its first bytes arrive)."""
+    page.wait_for_selector("body.-first-byte", state="attached")

@@ -1,0 +1,93 @@
+"""Off loopback, a browser tab's app reaches only [web] allowed_dirs: `confine`, and the TUI's
+export dialog calling it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.path_policy import (
+    WEB_ALLOWED_DIRS_ENV,
+    WEB_MODE_ENV,
+    PathPolicyError,
+    confine,
+    web_environment,
+)
+from app.tui.screens.export import ExportScreen
+from tests.app.tui_support import make_app, notifications, send, wait_until
+
+
+@pytest.fixture
+def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This process is a tab's app of a server off loopback; allowed: <tmp>/allowed."""
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    for name, value in web_environment(True, [allowed]).items():
+        monkeypatch.setenv(name, value)
+    return allowed
+
+
+def test_the_terminal_and_loopback_are_not_confined(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    assert confine(tmp_path / "x.md") == tmp_path / "x.md"
+    assert confine("~/x.md") == Path.home() / "x.md"
+    for name, value in web_environment(False, [tmp_path]).items():
+        monkeypatch.setenv(name, value)
+    assert os.environ[WEB_MODE_ENV] == "loopback"
+    assert confine("/etc/passwd") == Path("/etc/passwd")
+
+
+def test_off_loopback_only_the_allowed_folders(remote: Path, tmp_path: Path) -> None:
+    assert confine(remote / "chat.md") == remote.resolve() / "chat.md"
+    assert confine(remote / "sub" / ".." / "chat.md") == remote.resolve() / "chat.md"
+    for outside in (tmp_path / "chat.md", remote / ".." / "chat.md", Path("/etc/passwd"),
+                    Path(f"{remote}-sibling") / "chat.md"):
+        with pytest.raises(PathPolicyError, match="allowed_dirs"):
+            confine(outside)
+
+
+def test_a_symlink_out_of_the_folder_is_refused(remote: Path, tmp_path: Path) -> None:
+    (remote / "out").symlink_to(tmp_path)
+    with pytest.raises(PathPolicyError):
+        confine(remote / "out" / "chat.md")
+
+
+@pytest.mark.parametrize("dirs", [None, "", "not json", "{}", "[1, 2]", "[]"])
+def test_no_readable_folder_list_means_no_file_at_all(
+        dirs: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(WEB_MODE_ENV, "remote")
+    if dirs is None:
+        monkeypatch.delenv(WEB_ALLOWED_DIRS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(WEB_ALLOWED_DIRS_ENV, dirs)
+    with pytest.raises(PathPolicyError, match="no file can be used"):
+        confine(tmp_path / "x.md")
+
+
+def test_an_unknown_mode_fails_closed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(WEB_MODE_ENV, "something-else")
+    with pytest.raises(PathPolicyError):
+        confine(tmp_path / "x.md")
+
+
+async def test_the_export_dialog_keeps_to_the_allowed_folders(remote: Path,
+                                                              tmp_path: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "Tell me about the moon.")
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        path_input = app.screen.query_one("#export-path")
+        outside = tmp_path / "moon.md"
+        path_input.value = str(outside)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("allowed_dirs" in n for n in notifications(app)))
+        assert isinstance(app.screen, ExportScreen)  # still open: the person can fix the path
+        assert not outside.exists()
+        inside = remote / "moon.md"
+        path_input.value = str(inside)
+        await pilot.press("enter")
+        await wait_until(pilot, inside.exists)
+        assert "Tell me about the moon." in inside.read_text()
