@@ -38,6 +38,7 @@ class Action(StrEnum):
     SHOW_SESSIONS = "show_sessions"
     SHOW_SEARCH = "show_search"
     REGENERATE = "regenerate"
+    SHOW_TEXT = "show_text"
     QUIT = "quit"
 
 
@@ -145,6 +146,32 @@ def _tools(service: ConversationService, session_id: str, arg: str) -> CommandRe
     state = "off" if use.get("tools") == "off" else "on"
     choice = visible_line(str(use.get("tool_choice", "auto")))
     return CommandResult(f"tools: {state} · first step: {choice}", action=Action.SESSION_CHANGED)
+
+
+@command("tool", "[N]", "Show tool call N of this session in full: arguments and result "
+         "(no N: list the calls)")
+def _tool(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    from .tool_lines import call_detail, call_line, exchanges, result_detail, result_line
+
+    found = exchanges(service.messages(session_id))
+    if not arg.strip():
+        lines = [f"{e.number}: " + (call_line(e.call, e.result) if e.call is not None
+                                    else result_line(e.result) if e.result is not None else "")
+                 for e in found]
+        return CommandResult("\n".join(lines) or "no tool calls in this session",
+                             action=Action.SHOW_TEXT, data="Tool calls")
+    number = int(arg) if arg.strip().isdigit() else 0
+    if not 1 <= number <= len(found):
+        raise UsageError(f"/tool takes a number from 1 to {len(found)} (/tool lists them)"
+                         if found else "no tool calls in this session")
+    exchange = found[number - 1]
+    if exchange.result is None:
+        assert exchange.call is not None
+        text = call_line(exchange.call) + "\n\n" + call_detail(exchange.call)
+    else:
+        text = (result_line(exchange.result, exchange.call) + "\n\n"
+                + result_detail(exchange.result, exchange.call))
+    return CommandResult(text, action=Action.SHOW_TEXT, data=f"Tool call {number}")
 
 
 @command("rename", "TITLE", "Rename this session")

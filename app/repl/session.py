@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import EngineError, ModelInfo, ToolCall
-from storage import StorageError
+from storage import StorageError, StoredMessage
 
 from .. import commands
 from ..commands import Action
@@ -27,6 +27,7 @@ from ..service import (
     TurnRun,
     TurnToolResult,
 )
+from ..tool_lines import exchanges
 from .completion import ReplCompleter
 from .keys import KEYS_HELP
 from .prompt import LineReader, PromptReader, history_file
@@ -151,6 +152,13 @@ class Repl:
         choice = answer.strip().lower()[:1]
         return "once" if choice == "o" else "always" if choice == "a" else "deny"
 
+    async def _show_tool(self, result: StoredMessage) -> None:
+        """The compact line of a call that was answered (numbered as `/tool N` knows it)."""
+        messages = await asyncio.to_thread(self.service.messages, self.session_id)
+        for exchange in exchanges(messages):
+            if exchange.result is not None and exchange.result.id == result.id:
+                self.render.tool(exchange)
+
     # turns --------------------------------------------------------------------------------
 
     async def turn(self, start: Callable[..., TurnRun], *args: Any, **kwargs: Any) -> None:
@@ -165,9 +173,7 @@ class Repl:
                     elif isinstance(event, TurnNotice):
                         self.render.notice(event.text)
                     elif isinstance(event, TurnToolResult):
-                        outcome = ("ran" if event.ran and not event.result.is_error else
-                                   "failed" if event.ran else "not run")
-                        self.render.notice(f"tool {event.call.name}: {outcome}")
+                        await self._show_tool(event.message)
                     elif isinstance(event, TurnFinished):
                         finished = event
         except Exception as exc:
@@ -266,7 +272,7 @@ class Repl:
         if show_history and messages and not forked_from_here:
             if len(messages) > HISTORY_SHOWN:
                 self.render.dim(f"… {len(messages) - HISTORY_SHOWN} earlier messages")
-            self.render.history(messages[-HISTORY_SHOWN:])
+            self.render.history(messages[-HISTORY_SHOWN:], exchanges(messages))
 
     async def _refresh_sessions(self) -> None:
         try:

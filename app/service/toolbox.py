@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 from engine import Tool, ToolCall, ToolResult
 
+from ..tool_lines import DENIED_TEXT
+
 if TYPE_CHECKING:
     from engine import MCPClient
     from engine.builtin_tools import FunctionTool
@@ -26,7 +28,7 @@ Decision = Literal["once", "always", "deny"]
 Approve = Callable[[ToolCall], Awaitable[Decision]]
 """Asks the person whether `call` may run (the face's dialog or prompt)."""
 
-DENIED = "the person did not allow this tool call"
+DENIED = DENIED_TEXT
 
 
 @dataclass

@@ -19,6 +19,8 @@ from engine import Chunk, Message, ToolCall, ToolResult
 from engine.tools import parse_arguments, tool_message
 from storage import Session, StoredMessage
 
+from ..tool_lines import DENIED_TEXT, STOPPED_TEXT
+
 if TYPE_CHECKING:
     from engine import GenerationConfig, Tool, TurnStream
 
@@ -220,18 +222,18 @@ class TurnRun:
         assert self.toolbox is not None
         ran = False
         if call.error is not None:
-            result = ToolResult.of(call.error, is_error=True)
+            result, state = ToolResult.of(call.error, is_error=True), "invalid"
         elif self._cancelled:
-            result = ToolResult.of("stopped by the person before it ran", is_error=True)
+            result, state = ToolResult.of(STOPPED_TEXT, is_error=True), "stopped"
         elif await self.toolbox.decide(call, self.approve) == "deny":
-            from .toolbox import DENIED
-
-            result = ToolResult.of(DENIED, is_error=True)
+            result, state = ToolResult.of(DENIED_TEXT, is_error=True), "denied"
         else:
             result, ran = await self.toolbox.run(call), True
+            state = "failed" if result.is_error else "ran"
         stored = await asyncio.to_thread(
             self.service.store.add_message, self.session_id, "tool",
-            tool_message(call, result).content, tool_call_id=call.id, tool_name=call.name)
+            tool_message(call, result).content, tool_call_id=call.id, tool_name=call.name,
+            metadata={"tool_state": state})
         return TurnToolResult(call, result, ran, stored)
 
     def _finalize(self, text: str, final: Chunk, backend: str) -> StoredMessage:

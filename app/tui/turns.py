@@ -93,7 +93,7 @@ class TurnPresenter:
                         self.log.anchor()
                 elif isinstance(event, TurnFinished):
                     if turn.view is not None and turn.view.is_attached:
-                        turn.view.update_message(event.assistant)
+                        await turn.view.update_message(event.assistant)
                     self.status.stream_ended(event.assistant.tokens_per_s)
                     if event.assistant.status == "error":
                         self.notify(event.assistant.error or "the answer failed", "error")

@@ -68,6 +68,8 @@ class ChatScreen(Screen[None]):
                 tooltip="Regenerate the last answer (or retry)"),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False, priority=True,
                 tooltip="Hide / show the sidebar"),
+        Binding("ctrl+o", "toggle_tool_blocks", "Tool blocks", show=False, priority=True,
+                tooltip="Expand / collapse every tool call and result"),
         Binding("ctrl+up", "focus_last_message", "Messages", show=False,
                 tooltip="Focus the messages (then ↑/↓ and the keys below)"),
         Binding("f1", "help", "Help", show=False, priority=True, tooltip="This help"),
@@ -314,6 +316,10 @@ class ChatScreen(Screen[None]):
                 await self.show_session(result[0].id)
                 self.run_turn(result[1])
 
+    def action_toggle_tool_blocks(self) -> None:
+        """Expand every tool call and result block of the chat, or collapse them all."""
+        self.log_view.toggle_tool_blocks()
+
     def action_focus_last_message(self) -> None:
         self.log_view.focus_step(None, self.prompt)
 
@@ -450,6 +456,9 @@ class ChatScreen(Screen[None]):
             await self.action_regenerate()
         elif action is Action.OPEN_SESSION:
             await self.show_session(str(result.data), result.message)
+        elif action is Action.SHOW_TEXT:
+            await self.app.push_screen(TextEditor(str(result.data), result.message,
+                                                  help="Esc closes"))
         elif action is Action.SHOW_HELP:
             await self.app.push_screen(TextEditor("Slash commands and keys",
                                                   f"{result.message}\n\n{self.keys_help()}",
