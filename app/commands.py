@@ -39,6 +39,7 @@ class Action(StrEnum):
     SHOW_SEARCH = "show_search"
     REGENERATE = "regenerate"
     SHOW_TEXT = "show_text"
+    TOOLS_CHANGED = "tools_changed"
     QUIT = "quit"
 
 
@@ -134,18 +135,27 @@ for _verb, _marker_verb in MARKER_VERBS.items():
     COMMANDS[_verb] = SlashCommand(_verb, "", _marker_verb.help.rstrip("."), _marker(_verb))
 
 
-@command("tools", "[on|off|auto|required|none|NAME]",
-         "Show or set how this session uses tools (NAME: the first step must call it)")
+@command("tools", "[on|off|auto|required|none|NAME | use NAME… | drop NAME… | all]",
+         "Show or set how this session uses tools (NAME: the first step must call it); "
+         "use / drop tools or MCP servers for this session, all: every configured tool")
 def _tools(service: ConversationService, session_id: str, arg: str) -> CommandResult:
-    setting = arg.strip()
-    if setting:
-        session = service.set_tool_use(session_id, setting)
+    from .service.tool_selection import ToolSelection, parse_names
+
+    verb, _, rest = arg.strip().partition(" ")
+    if verb in ("use", "drop"):
+        session = service.select_tools(session_id, verb, parse_names(rest.split()))
+    elif verb == "all" and not rest:
+        session = service.select_tools(session_id, "all")
+    elif verb:
+        session = service.set_tool_use(session_id, arg.strip())
     else:
         session = service.find_session(session_id)
     use = session.metadata
     state = "off" if use.get("tools") == "off" else "on"
     choice = visible_line(str(use.get("tool_choice", "auto")))
-    return CommandResult(f"tools: {state} · first step: {choice}", action=Action.SESSION_CHANGED)
+    return CommandResult(f"tools: {state} · first step: {choice} · "
+                         f"{ToolSelection.of(use).describe()}",
+                         action=Action.TOOLS_CHANGED, data=session)
 
 
 @command("tool", "[N]", "Show tool call N of this session in full: arguments and result "

@@ -27,6 +27,7 @@ from ..service import (
     TurnRun,
     TurnToolResult,
 )
+from ..service.tool_selection import ToolSelection
 from ..tool_lines import exchanges
 from .completion import ReplCompleter
 from .keys import KEYS_HELP
@@ -201,6 +202,11 @@ class Repl:
                 self.render.line(result.message)
             previous, self.session_id = self.session_id, str(result.data)
             await self._show_session(show_history=True, parent=previous)
+        elif action is Action.TOOLS_CHANGED:
+            self.render.line(result.message)
+            toolbox = await self._tools()
+            if toolbox is not None:
+                self.render.dim(toolbox.summary(ToolSelection.of(result.data.metadata)))
         elif result.message:
             self.render.line(result.message)
         if action is Action.SHOW_HELP:

@@ -20,6 +20,7 @@ from engine.tools import parse_arguments, tool_message
 from storage import Session, StoredMessage
 
 from ..tool_lines import DENIED_TEXT, STOPPED_TEXT
+from .tool_selection import ToolSelection
 
 if TYPE_CHECKING:
     from engine import GenerationConfig, Tool, TurnStream
@@ -144,8 +145,8 @@ class TurnRun:
         config = self.service.generation_config(session, self.config)
         messages = backend_messages(session, history)
         use = session.metadata if isinstance(session.metadata, dict) else {}
-        tools = (self.toolbox.tools if self.toolbox is not None and use.get("tools") != "off"
-                 else ())
+        tools = (self.toolbox.offered(ToolSelection.of(use))
+                 if self.toolbox is not None and use.get("tools") != "off" else ())
         choice = self.tool_choice or use.get("tool_choice")
         if choice not in (None, "auto", "none", "required", *(t.name for t in tools)):
             yield TurnNotice(f"tool choice {str(choice)[:64]!r} is not an offered tool: auto")

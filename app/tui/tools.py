@@ -17,11 +17,14 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from ..sanitize import visible_controls, visible_line
+from ..service.tool_selection import ToolSelection
 from .screens.dialogs import ToolApproval
+from .screens.tool_picker import ToolPicker
 
 if TYPE_CHECKING:
     from engine import ToolCall
 
+    from ..service import ConversationService
     from ..service.toolbox import Decision, Toolbox
     from ..settings import Settings
 
@@ -70,6 +73,31 @@ class ChatTools:
                              callback=answered)
         decision = await future
         return "once" if decision == "once" else "always" if decision == "always" else "deny"
+
+    async def choose(self, service: ConversationService, session_id: str) -> None:
+        """Let the person tick the tools this session offers, and keep the choice with it."""
+        toolbox = self.toolbox
+        if toolbox is None:
+            self.notify("No tools yet: configure [tools] enabled or an MCP server (or wait "
+                        "for the servers to start).", "warning")
+            return
+        session = await asyncio.to_thread(service.get_session, session_id)
+        selection = ToolSelection.of(session.metadata)
+        chosen = {t.name for t in toolbox.offered(selection)}
+        ticked = await self.screen.app.push_screen_wait(ToolPicker(toolbox.groups(), chosen))
+        if ticked is None:
+            return
+        every = set(ticked) == {t.name for t in toolbox.tools}
+        session = await asyncio.to_thread(service.select_tools, session_id,
+                                          "all" if every else "only", ticked)
+        self.tools_changed(session.metadata)
+
+    def tools_changed(self, metadata: dict[str, Any], message: str = "") -> None:
+        """Say what the session's tools are now and what their schemas cost."""
+        summary = (self.toolbox.summary(ToolSelection.of(metadata))
+                   if self.toolbox is not None else "")
+        self.notify(" · ".join(p for p in (message, summary) if p) or "tools changed",
+                    "information")
 
     async def close(self) -> None:
         """Stop the MCP servers (off the event loop)."""

@@ -316,6 +316,14 @@ class ChatScreen(Screen[None]):
                 await self.show_session(result[0].id)
                 self.run_turn(result[1])
 
+    @work(group="dialogs")
+    async def action_pick_tools(self) -> None:
+        """Tick the tools this session offers (kept with the session)."""
+        try:
+            await self.tools.choose(self.service, await self._ensure_session())
+        except USER_ERRORS as exc:
+            self._error(exc)
+
     def action_toggle_tool_blocks(self) -> None:
         """Expand every tool call and result block of the chat, or collapse them all."""
         self.log_view.toggle_tool_blocks()
@@ -456,6 +464,8 @@ class ChatScreen(Screen[None]):
             await self.action_regenerate()
         elif action is Action.OPEN_SESSION:
             await self.show_session(str(result.data), result.message)
+        elif action is Action.TOOLS_CHANGED:
+            self.tools.tools_changed(result.data.metadata, result.message)
         elif action is Action.SHOW_TEXT:
             await self.app.push_screen(TextEditor(str(result.data), result.message,
                                                   help="Esc closes"))
