@@ -40,6 +40,8 @@ class Action(StrEnum):
     REGENERATE = "regenerate"
     SHOW_TEXT = "show_text"
     TOOLS_CHANGED = "tools_changed"
+    MCP_PROMPT = "mcp_prompt"
+    MCP_RESOURCE = "mcp_resource"
     QUIT = "quit"
 
 
@@ -182,6 +184,22 @@ def _tool(service: ConversationService, session_id: str, arg: str) -> CommandRes
         text = (result_line(exchange.result, exchange.call) + "\n\n"
                 + result_detail(exchange.result, exchange.call))
     return CommandResult(text, action=Action.SHOW_TEXT, data=f"Tool call {number}")
+
+
+@command("prompt", "SERVER.NAME [key=value…]",
+         "Put an MCP server's prompt into the prompt box (read it, then send)")
+def _prompt(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    from .service.mcp_prompts import parse_prompt_spec
+
+    parse_prompt_spec(arg)  # a malformed one is one line here, before any server is asked
+    return CommandResult(action=Action.MCP_PROMPT, data=arg)
+
+
+@command("resource", "URI", "Add an MCP resource's text to the prompt as a fenced block")
+def _resource(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    if not arg.strip():
+        raise UsageError("/resource takes a URI (Tab completes them)")
+    return CommandResult(action=Action.MCP_RESOURCE, data=arg.strip())
 
 
 @command("rename", "TITLE", "Rename this session")

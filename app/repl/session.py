@@ -27,6 +27,7 @@ from ..service import (
     TurnRun,
     TurnToolResult,
 )
+from ..service.mcp_prompts import read_catalog
 from ..service.tool_selection import ToolSelection
 from ..tool_lines import exchanges
 from .completion import ReplCompleter
@@ -142,6 +143,9 @@ class Repl:
             return None
         for server, error in self.toolbox.errors.items():
             self.render.notice(f"MCP server {server}: {error}")
+        catalog = await asyncio.to_thread(read_catalog, self.toolbox)
+        self.completer.mcp_prompts = catalog.prompt_names
+        self.completer.mcp_resources = catalog.resource_uris
         self.render.notice(self.toolbox.summary())
         return self.toolbox
 
@@ -159,6 +163,20 @@ class Repl:
         for exchange in exchanges(messages):
             if exchange.result is not None and exchange.result.id == result.id:
                 self.render.tool(exchange)
+
+    async def _bring(self, action: Action, arg: str) -> None:
+        """Fetch an MCP prompt or resource and put it in the next prompt (and print it)."""
+        from ..service.mcp_prompts import prompt_text, resource_text
+
+        fetch = prompt_text if action is Action.MCP_PROMPT else resource_text
+        try:
+            text = await fetch(await self._tools(), arg)
+        except EXPECTED_ERRORS as exc:
+            self._failed(exc)
+            return
+        self.render.dim("in your next prompt (edit it, or Enter sends it):")
+        self.render.line(text.rstrip("\n"))
+        self.reader.prefill(text)
 
     # turns --------------------------------------------------------------------------------
 
@@ -202,6 +220,8 @@ class Repl:
                 self.render.line(result.message)
             previous, self.session_id = self.session_id, str(result.data)
             await self._show_session(show_history=True, parent=previous)
+        elif action in (Action.MCP_PROMPT, Action.MCP_RESOURCE):
+            await self._bring(action, str(result.data))
         elif action is Action.TOOLS_CHANGED:
             self.render.line(result.message)
             toolbox = await self._tools()

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from ..commands import Action
+from ..errors import UsageError
 from ..sanitize import visible_controls, visible_line
+from ..service.mcp_prompts import MCPCatalog, read_catalog
 from ..service.tool_selection import ToolSelection
 from .screens.dialogs import ToolApproval
 from .screens.tool_picker import ToolPicker
@@ -38,6 +41,8 @@ class ChatTools:
         self.settings = settings
         self.notify = notify
         self.toolbox: Toolbox | None = None
+        self.catalog = MCPCatalog()
+        """The MCP servers' prompts and resources (listed when the toolbox opens)."""
 
     @property
     def configured(self) -> bool:
@@ -58,6 +63,7 @@ class ChatTools:
         for server, error in toolbox.errors.items():
             self.screen.app.call_from_thread(self.notify, f"MCP server {server}: {error}",
                                              "warning")
+        self.catalog = read_catalog(toolbox)  # prompts and resources, for the palette
         self.toolbox = toolbox
         self.screen.app.call_from_thread(self.notify, toolbox.summary(), "information")
 
@@ -98,6 +104,20 @@ class ChatTools:
                    if self.toolbox is not None else "")
         self.notify(" · ".join(p for p in (message, summary) if p) or "tools changed",
                     "information")
+
+    async def fetch(self, action: Action, arg: str) -> str | None:
+        """The text of `/prompt` (MCP_PROMPT) or `/resource` (MCP_RESOURCE) for the prompt
+        box; None, with a one-line notice, when the server cannot give it."""
+        from engine import EngineError
+
+        from ..service.mcp_prompts import prompt_text, resource_text
+
+        fetch = prompt_text if action is Action.MCP_PROMPT else resource_text
+        try:
+            return await fetch(self.toolbox, arg)
+        except (EngineError, UsageError) as exc:
+            self.notify(" ".join(str(exc).split()), "error")
+            return None
 
     async def close(self) -> None:
         """Stop the MCP servers (off the event loop)."""
