@@ -41,6 +41,7 @@ class Action(StrEnum):
     SHOW_TEXT = "show_text"
     TOOLS_CHANGED = "tools_changed"
     MCP_PROMPT = "mcp_prompt"
+    CONTINUE = "continue"
     MCP_RESOURCE = "mcp_resource"
     QUIT = "quit"
 
@@ -280,6 +281,12 @@ def _search(service: ConversationService, session_id: str, arg: str) -> CommandR
 @command("regenerate", "", "Answer the last message again")
 def _regenerate(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     return CommandResult(action=Action.REGENERATE)
+
+
+@command("continue", "", "Continue the last answer where it stopped or was cut "
+         "(local models in place; endpoints get a “continue” message)")
+def _continue(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    return CommandResult(action=Action.CONTINUE)
 
 
 @command("quit", "", "Leave talu-chat")

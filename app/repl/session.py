@@ -215,6 +215,14 @@ class Repl:
             await self._models(pick=action is Action.PICK_MODEL)
         elif action is Action.REGENERATE:
             await self.turn(self.service.regenerate, self.session_id, self.config)
+        elif action is Action.CONTINUE:
+            toolbox = await self._tools()
+            started = await self._off_loop(lambda: self.service.continue_answer(
+                self.session_id, self.config, toolbox=toolbox, approve=self._approve))
+            if started is not None:
+                run, line = started
+                self.render.dim(line)
+                await self.turn(lambda: run)
         elif action is Action.OPEN_SESSION:
             if result.message:
                 self.render.line(result.message)

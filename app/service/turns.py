@@ -42,6 +42,13 @@ class TurnStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnContinued:
+    """An answer is being continued in place: its stored row (the text so far) grows."""
+
+    assistant: StoredMessage
+
+
+@dataclass(frozen=True, slots=True)
 class TurnDelta:
     """More answer text."""
 
@@ -74,7 +81,8 @@ class TurnToolResult:
     """The stored `tool` message."""
 
 
-TurnEvent = TurnStarted | TurnDelta | TurnNotice | TurnFinished | TurnToolResult
+TurnEvent = (TurnStarted | TurnContinued | TurnDelta | TurnNotice | TurnFinished
+             | TurnToolResult)
 
 
 def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list[Message]:
@@ -110,7 +118,8 @@ class TurnRun:
     def __init__(self, service: ConversationService, session_id: str, text: str | None,
                  model_ref: str | None, config: dict[str, Any] | None, *,
                  toolbox: Toolbox | None = None, approve: Approve | None = None,
-                 tool_choice: str | None = None) -> None:
+                 tool_choice: str | None = None,
+                 continuing: StoredMessage | None = None) -> None:
         self.service = service
         self.session_id = session_id
         self.text = text
@@ -121,6 +130,8 @@ class TurnRun:
         self.approve = approve
         self.tool_choice = tool_choice
         """The first step's tool choice (auto, none, required, a name); later steps: auto."""
+        self.continuing = continuing
+        """The last answer, continued in place from its text (no new rows, no tools)."""
         self.user: StoredMessage | None = None
         self.assistant: StoredMessage | None = None
         self._stream: TurnStream | None = None
@@ -143,6 +154,12 @@ class TurnRun:
         session, history = await asyncio.to_thread(self.service.load, self.session_id)
         ref = self.model_ref or session.model_ref or self.service.default_model
         config = self.service.generation_config(session, self.config)
+        if self.continuing is not None:
+            before = [m for m in history if m.position < self.continuing.position]
+            async for event in self._step(ref, backend_messages(session, before), config,
+                                          (), None, None):
+                yield event
+            return
         messages = backend_messages(session, history)
         use = session.metadata if isinstance(session.metadata, dict) else {}
         tools = (self.toolbox.offered(ToolSelection.of(use))
@@ -178,18 +195,25 @@ class TurnRun:
                     user: StoredMessage | None) -> AsyncIterator[TurnEvent]:
         """One answer of the model: its row, its streamed text, its final state."""
         store = self.service.store
-        self.assistant = await asyncio.to_thread(
-            store.add_message, self.session_id, "assistant", "", status="streaming",
-            model_ref=ref)
-        yield TurnStarted(user, self.assistant)
+        earlier = self.continuing
+        if earlier is None:
+            self.assistant = await asyncio.to_thread(
+                store.add_message, self.session_id, "assistant", "", status="streaming",
+                model_ref=ref)
+            yield TurnStarted(user, self.assistant)
+        else:
+            await asyncio.to_thread(store.update_message, earlier.id, status="streaming")
+            self.assistant = await asyncio.to_thread(store.get_message, earlier.id)
+            yield TurnContinued(self.assistant)
 
         # The session id names the conversation's saved model state (local models).
         stream = self.service.engine.stream(ref, messages, config, cache_key=self.session_id,
-                                            tools=tools or None, tool_choice=choice)
+                                            tools=tools or None, tool_choice=choice,
+                                            prefix=earlier.content if earlier else "")
         self._stream = stream
         if self._cancelled:
             stream.cancel()
-        parts: list[str] = []
+        parts: list[str] = [earlier.content] if earlier is not None else []
         final: Chunk | None = None
         flushed_at = time.monotonic()
         try:
@@ -240,15 +264,21 @@ class TurnRun:
     def _finalize(self, text: str, final: Chunk, backend: str) -> StoredMessage:
         assert self.assistant is not None
         usage, metrics = final.usage, final.metrics
+        earlier = self.continuing  # a continued answer: its counts and time add up
+        completion = usage.completion_tokens if usage else None
+        total_s = metrics.total_s if metrics else None
+        if earlier is not None:
+            completion = _added(earlier.completion_tokens, completion)
+            total_s = _added(earlier.total_s, total_s)
         self.service.store.update_message(
             self.assistant.id,
             content=text,
             status=_STATUS.get(final.finish_reason or "stop", "complete"),
             finish_reason=final.finish_reason,
             prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            ttft_s=metrics.ttft_s if metrics else None,
-            total_s=metrics.total_s if metrics else None,
+            completion_tokens=completion,
+            ttft_s=(metrics.ttft_s if metrics else None) if earlier is None else earlier.ttft_s,
+            total_s=total_s,
             tokens_per_s=metrics.tokens_per_s if metrics else None,
             energy_j=metrics.energy_j if metrics else None,
             energy_source=metrics.energy_source if metrics else None,
@@ -259,3 +289,8 @@ class TurnRun:
             metadata={"error_kind": final.error_kind} if final.error_kind else None,
         )
         return self.service.store.get_message(self.assistant.id)
+
+
+def _added(before: float | int | None, now: float | int | None) -> Any:
+    """A count or a time of a continued answer: what it had plus what the continuation took."""
+    return now if before is None else before if now is None else before + now

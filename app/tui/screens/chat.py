@@ -287,6 +287,18 @@ class ChatScreen(Screen[None]):
         await self.log_view.remove_after_last_user()
         self.run_turn(run)
 
+    async def continue_answer(self) -> None:
+        """Continue the last answer where it stopped (`/continue`, n on the message)."""
+        if self.session_id is None or self.runs.get(self.session_id):
+            return
+        session_id = self.session_id
+        started = await self._try(lambda: self.service.continue_answer(
+            session_id, None, toolbox=self.tools.toolbox, approve=self.tools.approve))
+        if started is not None:
+            run, line = started
+            self._say(line)
+            self.run_turn(run)
+
     @on(MessageView.Action)
     async def _message_action(self, event: MessageView.Action) -> None:
         message = event.view.message
@@ -301,6 +313,8 @@ class ChatScreen(Screen[None]):
                 self.edit_message(message)
             elif event.action == "regenerate":
                 await self.action_regenerate()
+            elif event.action == "continue":
+                await self.continue_answer()
             elif event.action == "delete":
                 await self._db(self.service.delete_message, message.id)
                 await event.view.remove()
@@ -476,6 +490,8 @@ class ChatScreen(Screen[None]):
             self.app.exit()
         elif action is Action.REGENERATE:
             await self.action_regenerate()
+        elif action is Action.CONTINUE:
+            await self.continue_answer()
         elif action is Action.OPEN_SESSION:
             await self.show_session(str(result.data), result.message)
         elif action in (Action.MCP_PROMPT, Action.MCP_RESOURCE):

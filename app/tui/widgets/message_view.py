@@ -46,6 +46,13 @@ def describe(message: StoredMessage) -> str:
     return " · ".join(facts)
 
 
+def can_continue(message: StoredMessage) -> bool:
+    """Whether an answer stopped or was cut, so `/continue` can go on with it."""
+    return (message.role == "assistant" and not message.tool_calls
+            and (message.finish_reason in ("length", "cancelled")
+                 or message.status in ("cancelled", "interrupted")))
+
+
 class MessageView(Vertical, can_focus=True):
     """A stored message; focus it for its actions (copy, fork, edit, regenerate, delete)."""
 
@@ -56,6 +63,7 @@ class MessageView(Vertical, can_focus=True):
         Binding("r", "regenerate", "Regenerate / retry"),
         Binding("d", "delete", "Delete"),
         Binding("enter", "toggle_tools", "Expand / collapse its tool blocks"),
+        Binding("n", "continue", "Continue (a stopped or cut answer)"),
         Binding("up,k", "screen.focus_previous_message", "Previous", show=False),
         Binding("down,j", "screen.focus_next_message", "Next", show=False),
     ]
@@ -151,6 +159,8 @@ class MessageView(Vertical, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "edit":
             return self.message.role == "user"
+        if action == "continue":
+            return can_continue(self.message)
         if action == "toggle_tools":
             return bool(self._blocks) or bool(self.message.tool_calls)
         return True
@@ -172,6 +182,9 @@ class MessageView(Vertical, can_focus=True):
 
     def action_delete(self) -> None:
         self._post("delete")
+
+    def action_continue(self) -> None:
+        self._post("continue")
 
     def action_toggle_tools(self) -> None:
         blocks = self.tool_blocks
