@@ -164,13 +164,18 @@ def _tools(service: ConversationService, session_id: str, arg: str) -> CommandRe
 @command("tool", "[N]", "Show tool call N of this session in full: arguments and result "
          "(no N: list the calls)")
 def _tool(service: ConversationService, session_id: str, arg: str) -> CommandResult:
-    from .tool_lines import call_detail, call_line, exchanges, result_detail, result_line
+    from .tool_lines import (
+        call_detail,
+        call_line,
+        exchange_line,
+        exchanges,
+        result_detail,
+        result_line,
+    )
 
     found = exchanges(service.messages(session_id))
     if not arg.strip():
-        lines = [f"{e.number}: " + (call_line(e.call, e.result) if e.call is not None
-                                    else result_line(e.result) if e.result is not None else "")
-                 for e in found]
+        lines = [f"{e.number}: {exchange_line(e)}" for e in found]
         return CommandResult("\n".join(lines) or "no tool calls in this session",
                              action=Action.SHOW_TEXT, data="Tool calls")
     number = int(arg) if arg.strip().isdigit() else 0

@@ -105,6 +105,13 @@ def result_line(result: StoredMessage, call: Mapping[str, Any] | None = None) ->
             f"{size_text(len(result.content))}")
 
 
+def exchange_line(exchange: ToolExchange) -> str:
+    """The compact line of a numbered call (or of a result whose call is gone)."""
+    if exchange.call is not None:
+        return call_line(exchange.call, exchange.result)
+    return result_line(exchange.result) if exchange.result is not None else ""
+
+
 def call_detail(call: Mapping[str, Any]) -> str:
     """What an expanded call block shows: the full arguments (and why a call was invalid)."""
     text = f"arguments:\n{pretty_arguments(call.get('arguments', ''))}"

@@ -9,7 +9,7 @@ from storage import Session, StoredMessage
 
 from ..formatting import answer_facts
 from ..sanitize import visible_controls
-from ..tool_lines import ToolExchange, call_line, result_line
+from ..tool_lines import ToolExchange, exchange_line
 
 DIM = "\x1b[2m"
 BOLD_RED = "\x1b[1;31m"
@@ -119,13 +119,7 @@ class Renderer:
 
     def tool(self, exchange: ToolExchange) -> None:
         """`tool 2: → current_time(timezone="UTC") · ran · 25 chars` (`/tool 2` shows it all)."""
-        if exchange.call is not None:
-            line = call_line(exchange.call, exchange.result)
-        elif exchange.result is not None:
-            line = result_line(exchange.result)
-        else:
-            return
-        self.dim(f"tool {exchange.number}: {line} · /tool {exchange.number}")
+        self.dim(f"tool {exchange.number}: {exchange_line(exchange)} · /tool {exchange.number}")
 
     def history(self, messages: list[StoredMessage],
                 tools: list[ToolExchange] | None = None) -> None:

@@ -166,11 +166,10 @@ class Repl:
 
     async def _bring(self, action: Action, arg: str) -> None:
         """Fetch an MCP prompt or resource and put it in the next prompt (and print it)."""
-        from ..service.mcp_prompts import prompt_text, resource_text
+        from ..service.mcp_prompts import bring_in
 
-        fetch = prompt_text if action is Action.MCP_PROMPT else resource_text
         try:
-            text = await fetch(await self._tools(), arg)
+            text = await bring_in(await self._tools(), action is Action.MCP_PROMPT, arg)
         except EXPECTED_ERRORS as exc:
             self._failed(exc)
             return

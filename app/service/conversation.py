@@ -46,8 +46,6 @@ if TYPE_CHECKING:
     from .toolbox import Approve, Toolbox
 
 #: The sidebar's sections, in order: (view, heading).
-CONTINUE_TEXT = "Continue from exactly where you stopped."
-"""The user turn that asks an endpoint to go on with a cut answer (it cannot prefill one)."""
 TOOL_SETTINGS = frozenset({"tools", "tool_choice", USE_KEY, DROP_KEY})
 """Session metadata about tools: set by the person only, never by an import."""
 SIDEBAR_SECTIONS = (("pinned", "Pinned"), ("recent", "Recent"), ("archived", "Archived"),
@@ -443,30 +441,12 @@ class ConversationService:
     def continue_answer(self, session_id: str, config: dict[str, Any] | None = None, *,
                         toolbox: Toolbox | None = None,
                         approve: Approve | None = None) -> tuple[TurnRun, str]:
-        """Continue the session's last answer when it stopped (Esc) or was cut (max_tokens).
+        """Continue the session's last answer when it stopped (Esc) or was cut (max_tokens):
+        in place where the model can, else with a "continue" user turn (`continuing`).
+        Returns the turn and a line saying which it is."""
+        from .continuing import continue_answer
 
-        A model that can (local GGUF models) continues the answer's own text, and the
-        continuation is added to the same stored message; an endpoint cannot prefill an
-        answer, so it gets a visible user turn, `CONTINUE_TEXT`. Returns the turn and a line
-        saying which it is.
-        """
-        from engine import EngineError
-
-        last = self.store.get_messages(session_id, limit=1)
-        answer = last[0] if last else None
-        if answer is None or answer.role != "assistant" or answer.tool_calls:
-            raise EngineError("nothing to continue: the last message is not an answer")
-        if answer.finish_reason not in ("length", "cancelled") and answer.status not in (
-                "cancelled", "interrupted"):
-            raise EngineError("nothing to continue: the last answer is complete")
-        ref = answer.model_ref or self.store.get_session(session_id).model_ref \
-            or self.default_model
-        if answer.content and self.engine.can_continue(ref):
-            return (TurnRun(self, session_id, None, ref, config, continuing=answer),
-                    "continuing the answer where it stopped")
-        return (self.send(session_id, CONTINUE_TEXT, model_ref=ref, config=config,
-                          toolbox=toolbox, approve=approve),
-                f"{ref} cannot continue an answer in place: asked it to, in a new message")
+        return continue_answer(self, session_id, config, toolbox, approve)
 
     def edit_and_resend(self, message_id: str, text: str, *, fork: bool = True,
                         config: dict[str, Any] | None = None) -> tuple[Session, TurnRun]:

@@ -134,3 +134,8 @@ async def resource_text(toolbox: Toolbox | None, uri: str) -> str:
             result = await mcp.aread_resource(server, uri)
             return fenced(f"Resource {uri} (from {server}):", result.content)
     raise UsageError(f"no running MCP server lists the resource {uri[:200]!r}")
+
+
+async def bring_in(toolbox: Toolbox | None, prompt: bool, arg: str) -> str:
+    """`/prompt ARG` (`prompt`) or `/resource ARG` as text for the prompt box."""
+    return await (prompt_text if prompt else resource_text)(toolbox, arg)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widgets import TextArea
 
 from ..commands import Action
 from ..errors import UsageError
@@ -105,19 +106,25 @@ class ChatTools:
         self.notify(" · ".join(p for p in (message, summary) if p) or "tools changed",
                     "information")
 
-    async def fetch(self, action: Action, arg: str) -> str | None:
-        """The text of `/prompt` (MCP_PROMPT) or `/resource` (MCP_RESOURCE) for the prompt
-        box; None, with a one-line notice, when the server cannot give it."""
+    async def bring_into(self, prompt: TextArea, action: Action, arg: str) -> None:
+        """`/prompt` (MCP_PROMPT) replaces the prompt box's text with the server prompt's;
+        `/resource` (MCP_RESOURCE) adds the resource to it. A server that cannot give it is
+        a one-line notice."""
         from engine import EngineError
 
-        from ..service.mcp_prompts import prompt_text, resource_text
+        from ..service.mcp_prompts import bring_in
 
-        fetch = prompt_text if action is Action.MCP_PROMPT else resource_text
         try:
-            return await fetch(self.toolbox, arg)
+            text = await bring_in(self.toolbox, action is Action.MCP_PROMPT, arg)
         except (EngineError, UsageError) as exc:
             self.notify(" ".join(str(exc).split()), "error")
-            return None
+            return
+        if action is Action.MCP_RESOURCE and prompt.text.strip():
+            text = f"{prompt.text.rstrip()}\n\n{text}"
+        prompt.load_text(text)
+        prompt.move_cursor(prompt.document.end)
+        prompt.focus()
+        self.notify("In the prompt box: read it, then Enter sends it.", "information")
 
     async def close(self) -> None:
         """Stop the MCP servers (off the event loop)."""

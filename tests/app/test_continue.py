@@ -14,7 +14,7 @@ from prompt_toolkit.output import DummyOutput
 
 from app.context import AppContext
 from app.repl.session import run_repl
-from app.service.conversation import CONTINUE_TEXT
+from app.service.continuing import CONTINUE_TEXT
 from storage import StoredMessage
 from tests.app.tui_support import (
     chat,

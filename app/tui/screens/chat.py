@@ -340,18 +340,6 @@ class ChatScreen(Screen[None]):
         except USER_ERRORS as exc:
             self._error(exc)
 
-    async def bring_into_prompt(self, action: Action, arg: str) -> None:
-        """An MCP prompt replaces the prompt box's text; a resource is added to it."""
-        text = await self.tools.fetch(action, arg)
-        if text is None:
-            return
-        if action is Action.MCP_RESOURCE and self.prompt.text.strip():
-            text = f"{self.prompt.text.rstrip()}\n\n{text}"
-        self.prompt.load_text(text)
-        self.prompt.move_cursor(self.prompt.document.end)
-        self.prompt.focus()
-        self._say("In the prompt box: read it, then Enter sends it.")
-
     def action_toggle_tool_blocks(self) -> None:
         """Expand every tool call and result block of the chat, or collapse them all."""
         self.log_view.toggle_tool_blocks()
@@ -495,7 +483,8 @@ class ChatScreen(Screen[None]):
         elif action is Action.OPEN_SESSION:
             await self.show_session(str(result.data), result.message)
         elif action in (Action.MCP_PROMPT, Action.MCP_RESOURCE):
-            self.run_worker(self.bring_into_prompt(action, str(result.data)), group="mcp")
+            self.run_worker(self.tools.bring_into(self.prompt, action, str(result.data)),
+                            group="mcp")
         elif action is Action.TOOLS_CHANGED:
             self.tools.tools_changed(result.data.metadata, result.message)
         elif action is Action.SHOW_TEXT:

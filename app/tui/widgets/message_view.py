@@ -13,6 +13,7 @@ from storage import StoredMessage
 
 from ...formatting import answer_facts
 from ...sanitize import visible_controls, visible_line
+from ...service.continuing import can_continue
 from ...tool_lines import ToolLinks, link
 from .tool_block import ToolBlock
 
@@ -44,13 +45,6 @@ def describe(message: StoredMessage) -> str:
         names = ", ".join(visible_line(str(c.get("name", "?")))[:80] for c in message.tool_calls)
         facts.append(f"calls {names}")
     return " · ".join(facts)
-
-
-def can_continue(message: StoredMessage) -> bool:
-    """Whether an answer stopped or was cut, so `/continue` can go on with it."""
-    return (message.role == "assistant" and not message.tool_calls
-            and (message.finish_reason in ("length", "cancelled")
-                 or message.status in ("cancelled", "interrupted")))
 
 
 class MessageView(Vertical, can_focus=True):
