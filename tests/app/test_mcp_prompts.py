@@ -12,13 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from app.context import AppContext
+from app.errors import UsageError
 from app.repl.session import run_repl
-from app.service.mcp_prompts import fenced
+from app.service.mcp_prompts import fenced, parse_prompt_spec
 from tests.app.tui_support import chat, make_app, notifications, send, type_text, wait_until
 from tests.support.cli import REPO
 from tests.support.openai_server import OpenAIServer
@@ -131,3 +134,13 @@ async def test_repl_prompt_fills_the_next_prompt(peer: OpenAIServer) -> None:
 def test_a_fence_is_longer_than_any_in_the_text() -> None:
     assert fenced("T", "a\n````\nb").startswith("T\n`````\n")
     assert fenced("T", "plain").endswith("\n```\n")
+
+
+@given(st.text())
+def test_any_prompt_spec_parses_or_is_one_usage_error(spec: str) -> None:
+    try:
+        server, name, arguments = parse_prompt_spec(spec)
+    except UsageError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert server and isinstance(name, str) and all(arguments)

@@ -20,8 +20,9 @@ from prompt_toolkit.output import DummyOutput
 from textual.widgets import SelectionList
 
 from app.context import AppContext
+from app.errors import UsageError
 from app.repl.session import run_repl
-from app.service.tool_selection import ToolSelection
+from app.service.tool_selection import ToolSelection, parse_names
 from app.tui.screens.tool_picker import ToolPicker
 from tests.app.tui_support import chat, make_app, send, session, wait_until
 from tests.support.cli import REPO, run
@@ -154,3 +155,13 @@ def test_any_stored_selection_reads_safely(metadata: dict[str, object]) -> None:
         assert all(isinstance(n, str) and n for n in names)
     selection.allows("a", "b")
     assert ToolSelection.of(selection.stored_in(metadata)) == selection
+
+
+@given(st.lists(st.text(max_size=80), max_size=5))
+def test_typed_names_are_names_or_one_usage_error(words: list[str]) -> None:
+    try:
+        names = parse_names(words)
+    except UsageError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert names and all(n.replace("_", "").replace("-", "").isalnum() for n in names)
