@@ -37,6 +37,7 @@ from ..widgets.message_view import MessageView
 from ..widgets.prompt_input import PromptInput
 from ..widgets.sidebar import SessionSidebar
 from ..widgets.status_bar import StatusBar
+from ..widgets.tool_block import ToolBlock
 from .dialogs import TextEditor, TextPrompt
 from .export import ExportRequest, ExportScreen
 from .model_picker import ModelPicker
@@ -510,4 +511,5 @@ class ChatScreen(Screen[None]):
         prompt = [*PromptInput.KEYS, *PromptInput.BINDINGS]
         return key_help([("Chat", self.BINDINGS), ("Prompt", prompt),
                          ("A focused message", MessageView.BINDINGS),
+                         ("A focused tool block (Tab reaches it)", ToolBlock.BINDINGS),
                          ("Anywhere", [palette, *self.app.BINDINGS])])
