@@ -84,8 +84,12 @@ class Engine:
                config: GenerationConfig | dict[str, Any] | None = None,
                hooks: Iterable[Any] = (), *, cache_key: str | None = None,
                tools: Sequence[Tool] | None = None,
-               tool_choice: str | None = None) -> TurnStream:
+               tool_choice: str | None = None, prefix: str = "") -> TurnStream:
         """Stream the answer of model `ref` to `messages` (async iterator of chunks).
+
+        With a `prefix` (the start of an answer that stopped or was cut), the model continues
+        it and only the continuation is streamed; a backend that cannot (see
+        `can_continue`) ends the turn with an "unsupported" error.
 
         `cache_key` names the conversation (any stable string, e.g. a session id): a local
         model saves its state under it after the turn and reuses it in a later process.
@@ -99,7 +103,13 @@ class Engine:
             config = GenerationConfig(**(config or {}))
         offered = check_tools(tools)
         choice = check_tool_choice(tool_choice, offered) if offered else "none"
-        return TurnStream(self, ref, messages, config, hooks, cache_key, offered, choice)
+        return TurnStream(self, ref, messages, config, hooks, cache_key, offered, choice,
+                          prefix)
+
+    def can_continue(self, ref: str) -> bool:
+        """Whether model `ref`'s backend continues an answer from its text (`prefix`): local
+        models do; OpenAI-compatible servers cannot prefill an answer in general."""
+        return bool(getattr(self.backend_for(self.resolve(ref)), "supports_prefix", False))
 
     def complete(self, ref: str, prompt: str,
                  config: GenerationConfig | dict[str, Any] | None = None,

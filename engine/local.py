@@ -214,6 +214,8 @@ class LocalBackend(Backend):
     keeps_state = True
     supports_tools = True
     """`stream` takes `tools=` and `tool_choice=` (see engine.tool_prompt)."""
+    supports_prefix = True
+    """`stream` takes `prefix=`: an answer to continue (a stopped or length-cut one)."""
 
     def __init__(self, config: LocalConfig | None = None,
                  states: StateCache | None = None) -> None:
@@ -229,18 +231,23 @@ class LocalBackend(Backend):
     def _generate(
         self, path: Path, messages: Sequence[Message], config: GenerationConfig,
         cancel: threading.Event, cache_key: str | None = None,
-        tools: Sequence[Tool] = (), tool_choice: str = "none",
+        tools: Sequence[Tool] = (), tool_choice: str = "none", prefix: str = "",
     ) -> Iterator[Chunk]:
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList
         from llama_cpp.llama_grammar import LlamaGrammar
+
+        from .local_raw import prefix_tokens, sampling_params
 
         model = self.pool.acquire(path)
         threads = self.threads.decode(lambda n, batch: set_threads(model.llm, n, batch))
         try:
             with model.lock:
+                opened = prefix_tokens(model, prefix)  # the answer so far, left open
                 reserve = min(config.max_tokens or MIN_ANSWER_TOKENS, model.n_ctx // 2)
-                prompt, template_stop, dropped = fit_context(model, messages, reserve, tools,
+                prompt, template_stop, dropped = fit_context(model, messages,
+                                                             reserve + len(opened), tools,
                                                              tool_choice)
+                prompt += opened
                 if dropped:
                     yield Chunk(notice=f"{dropped} oldest messages were left out to fit the "
                                        f"model's {model.n_ctx}-token context")
@@ -267,20 +274,13 @@ class LocalBackend(Backend):
                     "max_tokens": min(config.max_tokens or room, room),
                     "stop": [*template_stop, *config.stop],
                     "stream": True,
-                    "seed": config.seed,
                     "logits_processor": LogitsProcessorList([count]),
                     **({"grammar": LlamaGrammar.from_string(call_grammar(tools, tool_choice),
                                                             verbose=False)}
                        if tools and forced(tool_choice) else {}),
                     "stopping_criteria": StoppingCriteriaList([lambda _i, _s: stop()]),
+                    **sampling_params(config),
                 }
-                for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"),
-                                     ("top_k", "top_k"), ("frequency_penalty", "frequency_penalty"),
-                                     ("presence_penalty", "presence_penalty"),
-                                     ("repetition_penalty", "repeat_penalty")):
-                    value = getattr(config, ours)
-                    if value is not None:
-                        params[theirs] = value
                 finish: FinishReason = "stop"
                 reader = CallReader(tools, tool_choice) if tools and tool_choice != "none" \
                     else None
@@ -334,13 +334,15 @@ class LocalBackend(Backend):
     def stream(
         self, model: str, messages: Sequence[Message], config: GenerationConfig,
         *, cache_key: str | None = None, tools: Sequence[Tool] = (),
-        tool_choice: str = "auto",
+        tool_choice: str = "auto", prefix: str = "",
     ) -> AsyncIterator[Chunk]:
+        """As the contract's `stream`; `prefix` is the start of the answer, left open in the
+        template for the model to continue (only the continuation is streamed)."""
         from .local_raw import threaded
 
         # Closing the returned generator stops the decode thread after its current token.
         return threaded(lambda cancel: self._generate(
-            Path(model), messages, config, cancel, cache_key, tools, tool_choice),
+            Path(model), messages, config, cancel, cache_key, tools, tool_choice, prefix),
             name="talu-local-decode", what="local decode")
 
     def complete(
@@ -352,14 +354,21 @@ class LocalBackend(Backend):
                         name="talu-local-complete", what="local completion")
 
     async def format_prompt(self, model: str, messages: Sequence[Message],
-                            tools: Sequence[Tool] = (), tool_choice: str = "auto") -> str:
+                            tools: Sequence[Tool] = (), tool_choice: str = "auto",
+                            prefix: str = "") -> str:
         """The prompt text `stream` would give `model` for `messages` and `tools` (what the
-        model receives: for tests, and for showing what a tool result added)."""
+        model receives: for tests, and for showing what a tool result added); with a
+        `prefix`, the tokens of the open answer as the decode appends them."""
+        from .local_raw import prefix_tokens
+
         def render() -> str:
             loaded = self.pool.acquire(Path(model))
             try:
-                return str(loaded.format(messages, tools,
+                text = str(loaded.format(messages, tools,
                                          tool_choice if tools else "none").prompt)
+                opened = prefix_tokens(loaded, prefix)
+                return text + (loaded.llm.detokenize(opened, special=True)
+                               .decode("utf-8", errors="replace") if opened else "")
             finally:
                 self.pool.release(loaded)
 

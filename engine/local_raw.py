@@ -18,7 +18,7 @@ from .errors import ContextOverflow, EngineError
 from .types import Chunk, FinishReason, GenerationConfig, Usage
 
 if TYPE_CHECKING:
-    from .local import LocalBackend
+    from .local import LoadedModel, LocalBackend
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -35,6 +35,15 @@ def sampling_params(config: GenerationConfig) -> dict[str, Any]:
         if value is not None:
             params[theirs] = value
     return params
+
+
+def prefix_tokens(model: LoadedModel, prefix: str) -> list[int]:
+    """The tokens of an answer's start, appended to a chat prompt that ends where the
+    assistant's message begins: the template's message is left open for the model to
+    continue. Text only (special-token names in it stay text)."""
+    if not prefix:
+        return []
+    return list(model.llm.tokenize(prefix.encode("utf-8"), add_bos=False, special=False))
 
 
 def complete_raw(backend: LocalBackend, path: Path, prompt: str, config: GenerationConfig,

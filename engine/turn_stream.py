@@ -10,7 +10,7 @@ import enum
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from .backend import Backend
+from .backend import Backend, Unsupported
 from .errors import EngineError, ToolsUnsupported
 from .hooks import HookRunner, Turn
 from .refs import ResolvedModel
@@ -49,8 +49,9 @@ class TurnStream:
     def __init__(self, engine: Engine, ref: str, messages: Sequence[Message],
                  config: GenerationConfig, hooks: Iterable[Any],
                  cache_key: str | None = None, tools: Sequence[Tool] = (),
-                 tool_choice: str = "auto") -> None:
+                 tool_choice: str = "auto", prefix: str = "") -> None:
         self._engine = engine
+        self._prefix = prefix
         self._cache_key = cache_key
         self._tools = tuple(tools)
         self._tool_choice = tool_choice
@@ -93,6 +94,13 @@ class TurnStream:
                     return
             else:
                 extra.update(tools=self._tools, tool_choice=self._tool_choice)
+        # And an answer to continue: only where `supports_prefix = True`.
+        if self._prefix:
+            if not getattr(backend, "supports_prefix", False):
+                await self._queue.put(Unsupported(
+                    f"the {backend.name} backend cannot continue an answer in place"))
+                return
+            extra["prefix"] = self._prefix
         agen = backend.stream(model, self._messages, self._config, **extra)
         try:
             async for chunk in agen:

@@ -50,7 +50,10 @@ def list_(as_json: bool, no_start: bool) -> None:
         for tool in entry.get("tools", []):
             click.echo(f"  tool      {tool['name']}  {tool['description'][:DESCRIPTION_CHARS]}")
         for prompt in entry.get("prompts", []):
-            click.echo(f"  prompt    {prompt['name']}  {prompt['description'][:DESCRIPTION_CHARS]}")
+            arguments = " ".join(a["name"] + "=…" + ("" if a["required"] else "?")
+                                 for a in prompt["arguments"])
+            click.echo(f"  prompt    {prompt['name']}{' ' + arguments if arguments else ''}  "
+                       f"{prompt['description'][:DESCRIPTION_CHARS]}")
         for resource in entry.get("resources", []):
             click.echo(f"  resource  {resource['uri']}  {resource['name']}")
 
@@ -73,7 +76,11 @@ def _report(client: MCPClient, *, start: bool) -> list[dict[str, Any]]:
         for name, found_lists in listed.items():
             try:
                 found_lists["prompts"] = [
-                    {"name": one_line(p.name), "description": one_line(p.description)}
+                    {"name": one_line(p.name), "use_as": one_line(f"{name}.{p.name}"),
+                     "description": one_line(p.description),
+                     "arguments": [{"name": one_line(a), "required": required,
+                                    "description": one_line(about)}
+                                   for a, required, about in p.arguments]}
                     for p in client.list_prompts(name)]
                 found_lists["resources"] = [
                     {"uri": one_line(r.uri), "name": one_line(r.name)}

@@ -25,6 +25,8 @@ class ReplCompleter(Completer):
     def __init__(self) -> None:
         self.model_refs: list[str] = []
         self.sessions: list[tuple[str, str]] = []  # (id, title), most recent first
+        self.mcp_prompts: list[str] = []  # SERVER.NAME, once the MCP servers are listed
+        self.mcp_resources: list[str] = []  # URIs
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterable[Completion]:
@@ -49,6 +51,10 @@ class ReplCompleter(Completer):
             for session_id, title in self.sessions:
                 if session_id.startswith(needle) or (needle and needle in title.lower()):
                     yield Completion(session_id, -len(arg), display_meta=title)
+        elif name in ("prompt", "resource") and " " not in arg:
+            for value in self.mcp_prompts if name == "prompt" else self.mcp_resources:
+                if value.lower().startswith(needle):
+                    yield Completion(value, -len(arg))
         elif name == "export" and " " not in arg:
             for fmt in EXPORT_FORMATS:
                 if fmt.startswith(needle):

@@ -50,6 +50,10 @@ class LineReader(Protocol):
         """A one-line answer to `question` (not kept in the history)."""
         ...
 
+    def prefill(self, text: str) -> None:
+        """Start the next `read` with `text` already typed (where there is an editor)."""
+        ...
+
 
 def _open_history(path: Path | None) -> History:
     if path is None:
@@ -80,10 +84,16 @@ class PromptReader:
             enable_open_in_editor=True,
             reserve_space_for_menu=0,
         )
+        self._prefill = ""
 
     async def read(self) -> str:
         """The next message, as typed."""
-        return await self.session.prompt_async(PROMPT)
+        default, self._prefill = self._prefill, ""
+        return await self.session.prompt_async(PROMPT, default=default)
+
+    def prefill(self, text: str) -> None:
+        """The next prompt starts with `text` (an MCP prompt or resource to read and send)."""
+        self._prefill = text
 
     async def ask(self, question: str) -> str:
         """A one-line answer, outside the history."""
@@ -108,3 +118,6 @@ class PlainReader:
     async def ask(self, question: str) -> str:
         """No questions in a script: the answer is always empty (keep things as they are)."""
         return ""
+
+    def prefill(self, text: str) -> None:
+        """Nothing to prefill in a script (the REPL prints the text instead)."""

@@ -9,6 +9,7 @@ from storage import Session, StoredMessage
 
 from ..formatting import answer_facts
 from ..sanitize import visible_controls
+from ..tool_lines import ToolExchange, exchange_line
 
 DIM = "\x1b[2m"
 BOLD_RED = "\x1b[1;31m"
@@ -116,9 +117,20 @@ class Renderer:
         model = session.model_ref or "the default model"
         self.dim(f"session {session.id}{title} · {model}{count}")
 
-    def history(self, messages: list[StoredMessage]) -> None:
-        """Earlier messages of a session, for picking a conversation up again."""
+    def tool(self, exchange: ToolExchange) -> None:
+        """`tool 2: → current_time(timezone="UTC") · ran · 25 chars` (`/tool 2` shows it all)."""
+        self.dim(f"tool {exchange.number}: {exchange_line(exchange)} · /tool {exchange.number}")
+
+    def history(self, messages: list[StoredMessage],
+                tools: list[ToolExchange] | None = None) -> None:
+        """Earlier messages of a session, for picking a conversation up again (tool calls and
+        results as the compact lines of `tools`, the session's numbered exchanges)."""
+        by_result = {e.result.id: e for e in tools or () if e.result is not None}
         for message in messages:
+            if message.role == "tool":
+                if message.id in by_result:
+                    self.tool(by_result[message.id])
+                continue
             if message.role == "user":
                 label = "you"
             elif message.role == "assistant":
@@ -127,5 +139,6 @@ class Renderer:
                     label += f" ({message.status})"
             else:
                 label = message.role
-            self.dim(f"{label}:")
-            self.line(message.content.rstrip("\n") if message.content else "")
+            if message.content or not message.tool_calls:
+                self.dim(f"{label}:")
+                self.line(message.content.rstrip("\n") if message.content else "")

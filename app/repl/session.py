@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import EngineError, ModelInfo, ToolCall
-from storage import StorageError
+from storage import StorageError, StoredMessage
 
 from .. import commands
 from ..commands import Action
@@ -27,6 +27,9 @@ from ..service import (
     TurnRun,
     TurnToolResult,
 )
+from ..service.mcp_prompts import read_catalog
+from ..service.tool_selection import ToolSelection
+from ..tool_lines import exchanges
 from .completion import ReplCompleter
 from .keys import KEYS_HELP
 from .prompt import LineReader, PromptReader, history_file
@@ -140,6 +143,9 @@ class Repl:
             return None
         for server, error in self.toolbox.errors.items():
             self.render.notice(f"MCP server {server}: {error}")
+        catalog = await asyncio.to_thread(read_catalog, self.toolbox)
+        self.completer.mcp_prompts = catalog.prompt_names
+        self.completer.mcp_resources = catalog.resource_uris
         self.render.notice(self.toolbox.summary())
         return self.toolbox
 
@@ -150,6 +156,26 @@ class Repl:
             "[o]nce, [a]lways this session, [d]eny: ")
         choice = answer.strip().lower()[:1]
         return "once" if choice == "o" else "always" if choice == "a" else "deny"
+
+    async def _show_tool(self, result: StoredMessage) -> None:
+        """The compact line of a call that was answered (numbered as `/tool N` knows it)."""
+        messages = await asyncio.to_thread(self.service.messages, self.session_id)
+        for exchange in exchanges(messages):
+            if exchange.result is not None and exchange.result.id == result.id:
+                self.render.tool(exchange)
+
+    async def _bring(self, action: Action, arg: str) -> None:
+        """Fetch an MCP prompt or resource and put it in the next prompt (and print it)."""
+        from ..service.mcp_prompts import bring_in
+
+        try:
+            text = await bring_in(await self._tools(), action is Action.MCP_PROMPT, arg)
+        except EXPECTED_ERRORS as exc:
+            self._failed(exc)
+            return
+        self.render.dim("in your next prompt (edit it, or Enter sends it):")
+        self.render.line(text.rstrip("\n"))
+        self.reader.prefill(text)
 
     # turns --------------------------------------------------------------------------------
 
@@ -165,9 +191,7 @@ class Repl:
                     elif isinstance(event, TurnNotice):
                         self.render.notice(event.text)
                     elif isinstance(event, TurnToolResult):
-                        outcome = ("ran" if event.ran and not event.result.is_error else
-                                   "failed" if event.ran else "not run")
-                        self.render.notice(f"tool {event.call.name}: {outcome}")
+                        await self._show_tool(event.message)
                     elif isinstance(event, TurnFinished):
                         finished = event
         except Exception as exc:
@@ -190,11 +214,26 @@ class Repl:
             await self._models(pick=action is Action.PICK_MODEL)
         elif action is Action.REGENERATE:
             await self.turn(self.service.regenerate, self.session_id, self.config)
+        elif action is Action.CONTINUE:
+            toolbox = await self._tools()
+            started = await self._off_loop(lambda: self.service.continue_answer(
+                self.session_id, self.config, toolbox=toolbox, approve=self._approve))
+            if started is not None:
+                run, line = started
+                self.render.dim(line)
+                await self.turn(lambda: run)
         elif action is Action.OPEN_SESSION:
             if result.message:
                 self.render.line(result.message)
             previous, self.session_id = self.session_id, str(result.data)
             await self._show_session(show_history=True, parent=previous)
+        elif action in (Action.MCP_PROMPT, Action.MCP_RESOURCE):
+            await self._bring(action, str(result.data))
+        elif action is Action.TOOLS_CHANGED:
+            self.render.line(result.message)
+            toolbox = await self._tools()
+            if toolbox is not None:
+                self.render.dim(toolbox.summary(ToolSelection.of(result.data.metadata)))
         elif result.message:
             self.render.line(result.message)
         if action is Action.SHOW_HELP:
@@ -266,7 +305,7 @@ class Repl:
         if show_history and messages and not forked_from_here:
             if len(messages) > HISTORY_SHOWN:
                 self.render.dim(f"… {len(messages) - HISTORY_SHOWN} earlier messages")
-            self.render.history(messages[-HISTORY_SHOWN:])
+            self.render.history(messages[-HISTORY_SHOWN:], exchanges(messages))
 
     async def _refresh_sessions(self) -> None:
         try:

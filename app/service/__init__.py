@@ -16,6 +16,7 @@ from .markers import MARKER_VERBS, MARKER_WORDS, TOGGLES, MarkerVerb, MarkResult
 from .short_ids import SHORT_ID_MIN, unique_prefixes
 from .turns import (
     FLUSH_INTERVAL_S,
+    TurnContinued,
     TurnDelta,
     TurnEvent,
     TurnFinished,
@@ -38,6 +39,7 @@ __all__ = [
     "MarkerVerb",
     "ParentLink",
     "SidebarSessions",
+    "TurnContinued",
     "TurnDelta",
     "TurnEvent",
     "TurnFinished",

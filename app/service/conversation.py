@@ -36,6 +36,7 @@ from ..errors import UsageError
 from ..settings import Settings
 from .markers import MARKER_VERBS, TOGGLES, MarkResult
 from .short_ids import prefixes_by_neighbours
+from .tool_selection import DROP_KEY, USE_KEY
 from .turns import TurnRun
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from .toolbox import Approve, Toolbox
 
 #: The sidebar's sections, in order: (view, heading).
+TOOL_SETTINGS = frozenset({"tools", "tool_choice", USE_KEY, DROP_KEY})
+"""Session metadata about tools: set by the person only, never by an import."""
 SIDEBAR_SECTIONS = (("pinned", "Pinned"), ("recent", "Recent"), ("archived", "Archived"),
                     ("deleted", "Trash"))
 
@@ -241,6 +244,24 @@ class ConversationService:
                              f"not {setting[:40]!r}")
         return self.store.set_metadata(session_id, metadata)
 
+    def select_tools(self, session_id: str, verb: str, names: Sequence[str] = ()) -> Session:
+        """Change which tools the session offers: "use" or "drop" tools or MCP servers by
+        name, "only" exactly these, "all" every configured tool again (kept with the session;
+        it only narrows what the settings configure)."""
+        from .tool_selection import ToolSelection
+
+        session = self.store.get_session(session_id)
+        current = ToolSelection.of(session.metadata)
+        if verb == "use":
+            selection = current.using(names)
+        elif verb == "drop":
+            selection = current.dropping(names)
+        elif verb == "only":
+            selection = ToolSelection(tuple(dict.fromkeys(names)))
+        else:
+            selection = ToolSelection()
+        return self.store.set_metadata(session_id, selection.stored_in(session.metadata))
+
     def set_system_prompt(self, session_id: str, text: str | None) -> Session:
         """Set the system prompt (None or blank clears it); it applies from the next answer."""
         return self.store.set_system_prompt(session_id, text if text and text.strip() else None)
@@ -376,7 +397,13 @@ class ConversationService:
     def import_records(self, records: list[Record]) -> list[Session]:
         """Store what `read_import_file` read, in one transaction; the new sessions."""
         ids = insert_records(self.store, records)
-        return [self.store.get_session(session_id) for session_id in ids]
+        sessions = [self.store.get_session(session_id) for session_id in ids]
+        # An import never changes how a session uses tools: its tool settings are not kept.
+        for index, session in enumerate(sessions):
+            if set(session.metadata) & TOOL_SETTINGS:
+                sessions[index] = self.store.set_metadata(session.id, {
+                    k: v for k, v in session.metadata.items() if k not in TOOL_SETTINGS})
+        return sessions
 
     # turns --------------------------------------------------------------------------------
 
@@ -410,6 +437,16 @@ class ConversationService:
             raise EngineError("nothing to regenerate: the session has no user message")
         self.store.truncate_after(session_id, users[-1].position)
         return TurnRun(self, session_id, None, None, config)
+
+    def continue_answer(self, session_id: str, config: dict[str, Any] | None = None, *,
+                        toolbox: Toolbox | None = None,
+                        approve: Approve | None = None) -> tuple[TurnRun, str]:
+        """Continue the session's last answer when it stopped (Esc) or was cut (max_tokens):
+        in place where the model can, else with a "continue" user turn (`continuing`).
+        Returns the turn and a line saying which it is."""
+        from .continuing import continue_answer
+
+        return continue_answer(self, session_id, config, toolbox, approve)
 
     def edit_and_resend(self, message_id: str, text: str, *, fork: bool = True,
                         config: dict[str, Any] | None = None) -> tuple[Session, TurnRun]:

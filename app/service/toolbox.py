@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Literal
 
 from engine import Tool, ToolCall, ToolResult
 
+from ..tool_lines import DENIED_TEXT
+from .tool_selection import ToolSelection
+
 if TYPE_CHECKING:
     from engine import MCPClient
     from engine.builtin_tools import FunctionTool
@@ -26,7 +29,9 @@ Decision = Literal["once", "always", "deny"]
 Approve = Callable[[ToolCall], Awaitable[Decision]]
 """Asks the person whether `call` may run (the face's dialog or prompt)."""
 
-DENIED = "the person did not allow this tool call"
+DENIED = DENIED_TEXT
+BUILT_IN = "built-in"
+"""The group of the function tools (built-in and plug-ins) in `Toolbox.groups`."""
 
 
 @dataclass
@@ -44,19 +49,45 @@ class Toolbox:
     """Tools the person allowed "always" in this session (memory only)."""
     errors: dict[str, str] = field(default_factory=dict)
     """MCP servers that could not be listed, with why (one line each)."""
+    servers: dict[str, str] = field(default_factory=dict)
+    """The MCP server of each MCP tool, by tool name."""
 
     @property
     def tools(self) -> tuple[Tool, ...]:
-        """Every offered tool, function tools first."""
+        """Every configured tool, function tools first."""
         return (*(f.tool for f in self.functions.values()), *self.mcp_tools.values())
 
-    def summary(self) -> str:
+    def offered(self, selection: ToolSelection | None = None) -> tuple[Tool, ...]:
+        """The tools a session with `selection` offers (None: all of them)."""
+        if selection is None or selection.everything:
+            return self.tools
+        return tuple(t for t in self.tools if selection.allows(t.name, self.servers.get(t.name)))
+
+    def groups(self) -> dict[str, list[Tool]]:
+        """The tools by where they come from: "built-in" (function tools), then each server."""
+        grouped: dict[str, list[Tool]] = {}
+        for tool in self.tools:
+            grouped.setdefault(self.servers.get(tool.name, BUILT_IN), []).append(tool)
+        return grouped
+
+    def unknown(self, selection: ToolSelection) -> list[str]:
+        """The names in `selection` that match no configured tool or server."""
+        known = {*(t.name for t in self.tools), *self.servers.values()}
+        return [n for n in (*(selection.use or ()), *selection.drop) if n not in known]
+
+    def summary(self, selection: ToolSelection | None = None) -> str:
         """What the offered tools cost: "3 tools offered (about 240 prompt tokens a turn)"."""
         from engine import schema_tokens
 
-        count = len(self.tools)
-        return (f"{count} tool{'s' * (count != 1)} offered to the model (about "
-                f"{schema_tokens(self.tools)} prompt tokens a turn)")
+        offered = self.offered(selection)
+        count, total = len(offered), len(self.tools)
+        of = f" of {total}" if count != total else ""
+        text = (f"{count}{of} tool{'s' * (total != 1)} offered to the model (about "
+                f"{schema_tokens(offered)} prompt tokens a turn)")
+        unknown = self.unknown(selection) if selection is not None else []
+        if unknown:
+            text += f"; not configured: {', '.join(unknown)}"
+        return text
 
     async def decide(self, call: ToolCall, approve: Approve | None) -> Decision:
         """Whether `call` runs: preapproved, allowed always, or the person's answer."""
@@ -113,12 +144,14 @@ def open_toolbox(settings: Settings, only: Collection[str] | None = None, *,
     functions = {f.name: f for f in registry.select(config.enabled)}
     mcp: MCPClient | None = None
     mcp_tools: dict[str, Tool] = {}
+    servers: dict[str, str] = {}
     errors: dict[str, str] = {}
     if settings.mcp.servers:
         mcp = MCPClient(settings.mcp.servers,
                         log_dir=Path(str(log_dir)) if log_dir is not None else None)
         listed, errors = mcp.list_tools()
         mcp_tools = {found.tool.name: found.tool for found in listed}
+        servers = {found.tool.name: found.server for found in listed}
     if only is not None:
         keep = set(only)
         functions = {n: f for n, f in functions.items() if n in keep}
@@ -126,4 +159,4 @@ def open_toolbox(settings: Settings, only: Collection[str] | None = None, *,
     preapproved = frozenset(config.allow) | frozenset(
         (*functions, *mcp_tools) if preapprove_all else ())
     return Toolbox(functions, mcp, mcp_tools, config.timeout_s, config.max_result_chars,
-                   preapproved, errors=errors)
+                   preapproved, errors=errors, servers=servers)

@@ -19,6 +19,9 @@ from engine import Chunk, Message, ToolCall, ToolResult
 from engine.tools import parse_arguments, tool_message
 from storage import Session, StoredMessage
 
+from ..tool_lines import DENIED_TEXT, STOPPED_TEXT
+from .tool_selection import ToolSelection
+
 if TYPE_CHECKING:
     from engine import GenerationConfig, Tool, TurnStream
 
@@ -35,6 +38,13 @@ class TurnStarted:
     """The user message is stored and the answer row exists."""
 
     user: StoredMessage | None
+    assistant: StoredMessage
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContinued:
+    """An answer is being continued in place: its stored row (the text so far) grows."""
+
     assistant: StoredMessage
 
 
@@ -71,7 +81,8 @@ class TurnToolResult:
     """The stored `tool` message."""
 
 
-TurnEvent = TurnStarted | TurnDelta | TurnNotice | TurnFinished | TurnToolResult
+TurnEvent = (TurnStarted | TurnContinued | TurnDelta | TurnNotice | TurnFinished
+             | TurnToolResult)
 
 
 def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list[Message]:
@@ -107,7 +118,8 @@ class TurnRun:
     def __init__(self, service: ConversationService, session_id: str, text: str | None,
                  model_ref: str | None, config: dict[str, Any] | None, *,
                  toolbox: Toolbox | None = None, approve: Approve | None = None,
-                 tool_choice: str | None = None) -> None:
+                 tool_choice: str | None = None,
+                 continuing: StoredMessage | None = None) -> None:
         self.service = service
         self.session_id = session_id
         self.text = text
@@ -118,6 +130,8 @@ class TurnRun:
         self.approve = approve
         self.tool_choice = tool_choice
         """The first step's tool choice (auto, none, required, a name); later steps: auto."""
+        self.continuing = continuing
+        """The last answer, continued in place from its text (no new rows, no tools)."""
         self.user: StoredMessage | None = None
         self.assistant: StoredMessage | None = None
         self._stream: TurnStream | None = None
@@ -140,10 +154,16 @@ class TurnRun:
         session, history = await asyncio.to_thread(self.service.load, self.session_id)
         ref = self.model_ref or session.model_ref or self.service.default_model
         config = self.service.generation_config(session, self.config)
+        if self.continuing is not None:
+            before = [m for m in history if m.position < self.continuing.position]
+            async for event in self._step(ref, backend_messages(session, before), config,
+                                          (), None, None):
+                yield event
+            return
         messages = backend_messages(session, history)
         use = session.metadata if isinstance(session.metadata, dict) else {}
-        tools = (self.toolbox.tools if self.toolbox is not None and use.get("tools") != "off"
-                 else ())
+        tools = (self.toolbox.offered(ToolSelection.of(use))
+                 if self.toolbox is not None and use.get("tools") != "off" else ())
         choice = self.tool_choice or use.get("tool_choice")
         if choice not in (None, "auto", "none", "required", *(t.name for t in tools)):
             yield TurnNotice(f"tool choice {str(choice)[:64]!r} is not an offered tool: auto")
@@ -175,18 +195,25 @@ class TurnRun:
                     user: StoredMessage | None) -> AsyncIterator[TurnEvent]:
         """One answer of the model: its row, its streamed text, its final state."""
         store = self.service.store
-        self.assistant = await asyncio.to_thread(
-            store.add_message, self.session_id, "assistant", "", status="streaming",
-            model_ref=ref)
-        yield TurnStarted(user, self.assistant)
+        earlier = self.continuing
+        if earlier is None:
+            self.assistant = await asyncio.to_thread(
+                store.add_message, self.session_id, "assistant", "", status="streaming",
+                model_ref=ref)
+            yield TurnStarted(user, self.assistant)
+        else:
+            await asyncio.to_thread(store.update_message, earlier.id, status="streaming")
+            self.assistant = await asyncio.to_thread(store.get_message, earlier.id)
+            yield TurnContinued(self.assistant)
 
         # The session id names the conversation's saved model state (local models).
         stream = self.service.engine.stream(ref, messages, config, cache_key=self.session_id,
-                                            tools=tools or None, tool_choice=choice)
+                                            tools=tools or None, tool_choice=choice,
+                                            prefix=earlier.content if earlier else "")
         self._stream = stream
         if self._cancelled:
             stream.cancel()
-        parts: list[str] = []
+        parts: list[str] = [earlier.content] if earlier is not None else []
         final: Chunk | None = None
         flushed_at = time.monotonic()
         try:
@@ -220,32 +247,38 @@ class TurnRun:
         assert self.toolbox is not None
         ran = False
         if call.error is not None:
-            result = ToolResult.of(call.error, is_error=True)
+            result, state = ToolResult.of(call.error, is_error=True), "invalid"
         elif self._cancelled:
-            result = ToolResult.of("stopped by the person before it ran", is_error=True)
+            result, state = ToolResult.of(STOPPED_TEXT, is_error=True), "stopped"
         elif await self.toolbox.decide(call, self.approve) == "deny":
-            from .toolbox import DENIED
-
-            result = ToolResult.of(DENIED, is_error=True)
+            result, state = ToolResult.of(DENIED_TEXT, is_error=True), "denied"
         else:
             result, ran = await self.toolbox.run(call), True
+            state = "failed" if result.is_error else "ran"
         stored = await asyncio.to_thread(
             self.service.store.add_message, self.session_id, "tool",
-            tool_message(call, result).content, tool_call_id=call.id, tool_name=call.name)
+            tool_message(call, result).content, tool_call_id=call.id, tool_name=call.name,
+            metadata={"tool_state": state})
         return TurnToolResult(call, result, ran, stored)
 
     def _finalize(self, text: str, final: Chunk, backend: str) -> StoredMessage:
         assert self.assistant is not None
         usage, metrics = final.usage, final.metrics
+        earlier = self.continuing  # a continued answer: its counts and time add up
+        completion = usage.completion_tokens if usage else None
+        total_s = metrics.total_s if metrics else None
+        if earlier is not None:
+            completion = _added(earlier.completion_tokens, completion)
+            total_s = _added(earlier.total_s, total_s)
         self.service.store.update_message(
             self.assistant.id,
             content=text,
             status=_STATUS.get(final.finish_reason or "stop", "complete"),
             finish_reason=final.finish_reason,
             prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            ttft_s=metrics.ttft_s if metrics else None,
-            total_s=metrics.total_s if metrics else None,
+            completion_tokens=completion,
+            ttft_s=(metrics.ttft_s if metrics else None) if earlier is None else earlier.ttft_s,
+            total_s=total_s,
             tokens_per_s=metrics.tokens_per_s if metrics else None,
             energy_j=metrics.energy_j if metrics else None,
             energy_source=metrics.energy_source if metrics else None,
@@ -256,3 +289,8 @@ class TurnRun:
             metadata={"error_kind": final.error_kind} if final.error_kind else None,
         )
         return self.service.store.get_message(self.assistant.id)
+
+
+def _added(before: float | int | None, now: float | int | None) -> Any:
+    """A count or a time of a continued answer: what it had plus what the continuation took."""
+    return now if before is None else before if now is None else before + now

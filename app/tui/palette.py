@@ -6,6 +6,9 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+
+from ..sanitize import visible_line
 
 if TYPE_CHECKING:
     from .screens.chat import ChatScreen
@@ -19,6 +22,8 @@ ACTIONS = (
     ("Set system prompt", "system_prompt"), ("Fork at the last message", "fork_last"),
     ("Regenerate the last answer", "regenerate"), ("Toggle the sidebar", "toggle_sidebar"),
     ("Stop the streaming answer", "stop"), ("Slash commands and keys", "help"),
+    ("Choose tools for this session…", "pick_tools"),
+    ("Expand / collapse tool blocks", "toggle_tool_blocks"),
 )
 
 
@@ -45,11 +50,26 @@ class SessionCommands(Provider):
         for ref in self.models:
             entries.append((f"Use model: {ref}", partial(screen.switch_model, ref),
                             "applies to the next answer"))
+        tools = getattr(screen, "tools", None)
+        catalog = getattr(tools, "catalog", None)
+        for prompt in catalog.prompts if catalog is not None else ():
+            name = visible_line(f"{prompt.server}.{prompt.name}")
+            needs = [a for a, required, _ in prompt.arguments if required]
+            run = (partial(screen.prompt.load_text, f"/prompt {name} " + " ".join(
+                       f"{a}=" for a in needs)) if needs
+                   else partial(screen.run_command, f"/prompt {name}"))
+            entries.append((f"MCP prompt: {name}", run, "into the prompt box"))
+        for resource in catalog.resources if catalog is not None else ():
+            uri = visible_line(resource.uri)
+            entries.append((f"MCP resource: {uri}", partial(screen.run_command,
+                                                             f"/resource {uri}"),
+                            "added to the prompt as a fenced block"))
         return entries
 
     async def discover(self) -> Hits:
         for label, callback, help_text in self._entries():
-            yield DiscoveryHit(label, callback, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(Content(label), callback, text=label,  # type: ignore[arg-type]
+                               help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)

@@ -15,13 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widgets import TextArea
 
+from ..commands import Action
+from ..errors import UsageError
 from ..sanitize import visible_controls, visible_line
+from ..service.mcp_prompts import MCPCatalog, read_catalog
+from ..service.tool_selection import ToolSelection
 from .screens.dialogs import ToolApproval
+from .screens.tool_picker import ToolPicker
 
 if TYPE_CHECKING:
     from engine import ToolCall
 
+    from ..service import ConversationService
     from ..service.toolbox import Decision, Toolbox
     from ..settings import Settings
 
@@ -35,6 +42,8 @@ class ChatTools:
         self.settings = settings
         self.notify = notify
         self.toolbox: Toolbox | None = None
+        self.catalog = MCPCatalog()
+        """The MCP servers' prompts and resources (listed when the toolbox opens)."""
 
     @property
     def configured(self) -> bool:
@@ -55,6 +64,7 @@ class ChatTools:
         for server, error in toolbox.errors.items():
             self.screen.app.call_from_thread(self.notify, f"MCP server {server}: {error}",
                                              "warning")
+        self.catalog = read_catalog(toolbox)  # prompts and resources, for the palette
         self.toolbox = toolbox
         self.screen.app.call_from_thread(self.notify, toolbox.summary(), "information")
 
@@ -70,6 +80,51 @@ class ChatTools:
                              callback=answered)
         decision = await future
         return "once" if decision == "once" else "always" if decision == "always" else "deny"
+
+    async def choose(self, service: ConversationService, session_id: str) -> None:
+        """Let the person tick the tools this session offers, and keep the choice with it."""
+        toolbox = self.toolbox
+        if toolbox is None:
+            self.notify("No tools yet: configure [tools] enabled or an MCP server (or wait "
+                        "for the servers to start).", "warning")
+            return
+        session = await asyncio.to_thread(service.get_session, session_id)
+        selection = ToolSelection.of(session.metadata)
+        chosen = {t.name for t in toolbox.offered(selection)}
+        ticked = await self.screen.app.push_screen_wait(ToolPicker(toolbox.groups(), chosen))
+        if ticked is None:
+            return
+        every = set(ticked) == {t.name for t in toolbox.tools}
+        session = await asyncio.to_thread(service.select_tools, session_id,
+                                          "all" if every else "only", ticked)
+        self.tools_changed(session.metadata)
+
+    def tools_changed(self, metadata: dict[str, Any], message: str = "") -> None:
+        """Say what the session's tools are now and what their schemas cost."""
+        summary = (self.toolbox.summary(ToolSelection.of(metadata))
+                   if self.toolbox is not None else "")
+        self.notify(" · ".join(p for p in (message, summary) if p) or "tools changed",
+                    "information")
+
+    async def bring_into(self, prompt: TextArea, action: Action, arg: str) -> None:
+        """`/prompt` (MCP_PROMPT) replaces the prompt box's text with the server prompt's;
+        `/resource` (MCP_RESOURCE) adds the resource to it. A server that cannot give it is
+        a one-line notice."""
+        from engine import EngineError
+
+        from ..service.mcp_prompts import bring_in
+
+        try:
+            text = await bring_in(self.toolbox, action is Action.MCP_PROMPT, arg)
+        except (EngineError, UsageError) as exc:
+            self.notify(" ".join(str(exc).split()), "error")
+            return
+        if action is Action.MCP_RESOURCE and prompt.text.strip():
+            text = f"{prompt.text.rstrip()}\n\n{text}"
+        prompt.load_text(text)
+        prompt.move_cursor(prompt.document.end)
+        prompt.focus()
+        self.notify("In the prompt box: read it, then Enter sends it.", "information")
 
     async def close(self) -> None:
         """Stop the MCP servers (off the event loop)."""

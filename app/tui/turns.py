@@ -16,7 +16,15 @@ from engine import EngineError
 from storage import StorageError
 
 from ..errors import UsageError
-from ..service import TurnDelta, TurnFinished, TurnNotice, TurnRun, TurnStarted, TurnToolResult
+from ..service import (
+    TurnContinued,
+    TurnDelta,
+    TurnFinished,
+    TurnNotice,
+    TurnRun,
+    TurnStarted,
+    TurnToolResult,
+)
 from .widgets.chat_log import ChatLog
 from .widgets.message_view import MessageView
 from .widgets.status_bar import StatusBar
@@ -85,6 +93,11 @@ class TurnPresenter:
                         self.log.anchor()
                     self.status.stream_started()
                     self.on_started()
+                elif isinstance(event, TurnContinued):  # the answer's own view grows
+                    if self.shown_session() == session_id and self.log.is_attached:
+                        turn.view = self.log.view_for(event.assistant.id)
+                        self.log.anchor()
+                    self.status.stream_started()
                 elif isinstance(event, TurnNotice):
                     self.notify(event.text, "warning")
                 elif isinstance(event, TurnToolResult):
@@ -93,7 +106,7 @@ class TurnPresenter:
                         self.log.anchor()
                 elif isinstance(event, TurnFinished):
                     if turn.view is not None and turn.view.is_attached:
-                        turn.view.update_message(event.assistant)
+                        await turn.view.update_message(event.assistant)
                     self.status.stream_ended(event.assistant.tokens_per_s)
                     if event.assistant.status == "error":
                         self.notify(event.assistant.error or "the answer failed", "error")

@@ -34,6 +34,9 @@ def test_mcp_list_shows_each_server_its_tools_prompts_and_resources(
     assert tools["add"]["offered_as"] == "tests__add"
     assert "\x1b" not in tools["add"]["description"]  # a server's text is untrusted
     assert [p["name"] for p in good["prompts"]] == ["greet"]
+    assert good["prompts"][0]["use_as"] == "tests.greet"  # as /prompt takes it
+    assert good["prompts"][0]["arguments"] == [{"name": "name", "required": True,
+                                                "description": ""}]
     assert [r["uri"] for r in good["resources"]] == ["notes://today"]
     assert bad["state"] == "failed" and bad["error"]
 
@@ -45,6 +48,7 @@ def test_mcp_list_as_text_and_without_servers(isolated_env: Path) -> None:
     assert "tests  (stdio)  running" in text and "tool      add" in text
     assert "broken  (stdio)  failed" in text
     assert "resource  notes://today" in text
+    assert "prompt    greet name=…  A greeting prompt." in text
     listed = run("mcp", "list", "--no-start", "--json").json()["servers"]
     assert {s["state"] for s in listed} == {"stopped"}
 

@@ -82,3 +82,28 @@ async def test_tools_setting_is_checked(peer: OpenAIServer) -> None:
     assert "/tools takes on, off, auto, required, none" in printed
     assert "tools: off" in printed
     assert not peer.chat_requests[-1].tools  # this session offers none
+
+
+async def test_compact_tool_lines_and_tool_command(peer: OpenAIServer) -> None:
+    peer.enqueue(CALL, Reply(text="Now I know."),
+                 Reply(text="", tool_calls=(CallReply("current_time", '{"timezone": 5}'),)),
+                 Reply(text="Invalid."))
+    printed = await _chat(f"What time?{ENTER}o{ENTER}Again?{ENTER}"
+                          f"/tool 1{ENTER}/tool{ENTER}/tool 9{ENTER}{CTRL_D}")
+    assert 'tool 1: → current_time(timezone="UTC") · ran · 25 chars · /tool 1' in printed
+    assert "tool 2: → current_time(timezone=5) · invalid · /tool 2" in printed
+    with open_store() as store:
+        (session,) = store.list_sessions("all")
+        result = store.get_messages(session.id)[2]
+    # /tool 1: the call's full arguments and the whole result
+    assert f'arguments:\n{{\n  "timezone": "UTC"\n}}\n\nresult:\n{result.content}' in printed, \
+        printed
+    assert "1: → current_time" in printed and "2: → current_time" in printed  # /tool lists
+    assert "error: /tool takes a number from 1 to 2" in printed
+
+    # reopened: the history shows the same compact lines
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text(CTRL_D)
+        await run_repl(AppContext(), session_id=session.id, out=out, quiet=True)
+    assert "tool 2: → current_time(timezone=5) · invalid · /tool 2" in out.getvalue()

@@ -37,6 +37,7 @@ from ..widgets.message_view import MessageView
 from ..widgets.prompt_input import PromptInput
 from ..widgets.sidebar import SessionSidebar
 from ..widgets.status_bar import StatusBar
+from ..widgets.tool_block import ToolBlock
 from .dialogs import TextEditor, TextPrompt
 from .export import ExportRequest, ExportScreen
 from .model_picker import ModelPicker
@@ -68,6 +69,8 @@ class ChatScreen(Screen[None]):
                 tooltip="Regenerate the last answer (or retry)"),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False, priority=True,
                 tooltip="Hide / show the sidebar"),
+        Binding("ctrl+o", "toggle_tool_blocks", "Tool blocks", show=False, priority=True,
+                tooltip="Expand / collapse every tool call and result"),
         Binding("ctrl+up", "focus_last_message", "Messages", show=False,
                 tooltip="Focus the messages (then ↑/↓ and the keys below)"),
         Binding("f1", "help", "Help", show=False, priority=True, tooltip="This help"),
@@ -144,6 +147,8 @@ class ChatScreen(Screen[None]):
         self.call_after_refresh(self.read_most_recent)
         if self.tools.configured:
             self.run_worker(self.tools.open, thread=True, group="tools")
+        self.prompt.completions.update(prompt=lambda: self.tools.catalog.prompt_names,
+                                       resource=lambda: self.tools.catalog.resource_uris)
 
     async def on_unmount(self) -> None:
         await self.tools.close()
@@ -283,6 +288,18 @@ class ChatScreen(Screen[None]):
         await self.log_view.remove_after_last_user()
         self.run_turn(run)
 
+    async def continue_answer(self) -> None:
+        """Continue the last answer where it stopped (`/continue`, n on the message)."""
+        if self.session_id is None or self.runs.get(self.session_id):
+            return
+        session_id = self.session_id
+        started = await self._try(lambda: self.service.continue_answer(
+            session_id, None, toolbox=self.tools.toolbox, approve=self.tools.approve))
+        if started is not None:
+            run, line = started
+            self._say(line)
+            self.run_turn(run)
+
     @on(MessageView.Action)
     async def _message_action(self, event: MessageView.Action) -> None:
         message = event.view.message
@@ -297,6 +314,8 @@ class ChatScreen(Screen[None]):
                 self.edit_message(message)
             elif event.action == "regenerate":
                 await self.action_regenerate()
+            elif event.action == "continue":
+                await self.continue_answer()
             elif event.action == "delete":
                 await self._db(self.service.delete_message, message.id)
                 await event.view.remove()
@@ -313,6 +332,18 @@ class ChatScreen(Screen[None]):
             if result is not None:
                 await self.show_session(result[0].id)
                 self.run_turn(result[1])
+
+    @work(group="dialogs")
+    async def action_pick_tools(self) -> None:
+        """Tick the tools this session offers (kept with the session)."""
+        try:
+            await self.tools.choose(self.service, await self._ensure_session())
+        except USER_ERRORS as exc:
+            self._error(exc)
+
+    def action_toggle_tool_blocks(self) -> None:
+        """Expand every tool call and result block of the chat, or collapse them all."""
+        self.log_view.toggle_tool_blocks()
 
     def action_focus_last_message(self) -> None:
         self.log_view.focus_step(None, self.prompt)
@@ -448,8 +479,18 @@ class ChatScreen(Screen[None]):
             self.app.exit()
         elif action is Action.REGENERATE:
             await self.action_regenerate()
+        elif action is Action.CONTINUE:
+            await self.continue_answer()
         elif action is Action.OPEN_SESSION:
             await self.show_session(str(result.data), result.message)
+        elif action in (Action.MCP_PROMPT, Action.MCP_RESOURCE):
+            self.run_worker(self.tools.bring_into(self.prompt, action, str(result.data)),
+                            group="mcp")
+        elif action is Action.TOOLS_CHANGED:
+            self.tools.tools_changed(result.data.metadata, result.message)
+        elif action is Action.SHOW_TEXT:
+            await self.app.push_screen(TextEditor(str(result.data), result.message,
+                                                  help="Esc closes"))
         elif action is Action.SHOW_HELP:
             await self.app.push_screen(TextEditor("Slash commands and keys",
                                                   f"{result.message}\n\n{self.keys_help()}",
@@ -470,4 +511,5 @@ class ChatScreen(Screen[None]):
         prompt = [*PromptInput.KEYS, *PromptInput.BINDINGS]
         return key_help([("Chat", self.BINDINGS), ("Prompt", prompt),
                          ("A focused message", MessageView.BINDINGS),
+                         ("A focused tool block (Tab reaches it)", ToolBlock.BINDINGS),
                          ("Anywhere", [palette, *self.app.BINDINGS])])

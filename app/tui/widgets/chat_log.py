@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from storage import StoredMessage
 
+from ...tool_lines import link
 from .message_view import MessageView
 
 PAGE_SIZE = 40
@@ -51,7 +52,7 @@ class ChatLog(VerticalScroll):
         if has_older:
             widgets.append(Static(Content("↑ older messages load as you scroll up"),
                                   classes="load-older"))
-        widgets += [MessageView(m) for m in messages]
+        widgets += self._make_views(messages)
         await self.mount_all(widgets)
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
@@ -67,7 +68,8 @@ class ChatLog(VerticalScroll):
                 await marker.remove()
             return
         old_height = self.virtual_size.height
-        await self.mount_all([MessageView(m) for m in messages], before=views[0])
+        await self.mount_all(self._make_views(messages, [v.message for v in views]),
+                             before=views[0])
         if not has_older:
             await marker.remove()
         self.refresh(layout=True)
@@ -104,10 +106,32 @@ class ChatLog(VerticalScroll):
             after_last.focus()
 
     async def add(self, message: StoredMessage) -> MessageView:
-        """Mount a new message at the bottom."""
-        view = MessageView(message)
+        """Mount a new message at the bottom (a tool result also marks its call's block)."""
+        views = self.views()
+        view = MessageView(message, link([*(v.message for v in views[-50:]), message]))
         await self.mount(view)
+        if message.role == "tool":
+            asked = [v for v in views if v.message.role == "assistant" and v.message.tool_calls]
+            if asked:
+                asked[-1].show_result(message)
         return view
+
+    @staticmethod
+    def _make_views(messages: list[StoredMessage],
+                    around: list[StoredMessage] | None = None) -> list[MessageView]:
+        """Views of `messages`, each call and result block knowing its counterpart (in
+        `messages` or the messages `around` them)."""
+        links = link([*messages, *(around or [])])
+        return [MessageView(m, links) for m in messages]
+
+    def toggle_tool_blocks(self) -> bool:
+        """Expand every tool block of the chat, or collapse them all when all are expanded;
+        whether they are expanded now."""
+        views = [v for v in self.views() if v.tool_blocks]
+        expand = not all(b.expanded for v in views for b in v.tool_blocks)
+        for view in views:
+            view.expand_tools(expand)
+        return expand
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)

@@ -4,6 +4,7 @@ Tab completes slash commands."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from textual import events
 from textual.binding import Binding
@@ -57,6 +58,8 @@ class PromptInput(TextArea):
         self._draft = ""
         self.pastes: dict[int, str] = {}
         """Large pastes held outside the editor, by placeholder number."""
+        self.completions: dict[str, Callable[[], list[str]]] = {}
+        """Tab completion of a command's argument: command name → its current values."""
 
     async def on_paste(self, event: events.Paste) -> None:
         """A large paste goes in as a placeholder (see `LARGE_PASTE_CHARS`)."""
@@ -126,18 +129,26 @@ class PromptInput(TextArea):
 
     def action_complete(self) -> None:
         text = self.text
+        name, space, arg = text[1:].partition(" ")
+        source = self.completions.get(name.lower()) if space else None
+        if text.startswith("/") and source is not None and " " not in arg and "\n" not in arg:
+            self._complete_to(f"/{name} ", [v for v in source() if v.startswith(arg)])
+            return
         if not text.startswith("/") or " " in text:
             self.app.action_focus_next()
             return
-        matches = commands.complete(text)
+        self._complete_to("", commands.complete(text))
+
+    def _complete_to(self, before: str, matches: list[str]) -> None:
+        """Complete to the one match (and a space), or to what the matches share."""
         if len(matches) == 1:
-            self.load_text(matches[0] + " ")
+            self.load_text(before + matches[0] + " ")
         elif matches:
             common = matches[0]
             for m in matches[1:]:
                 while not m.startswith(common):
                     common = common[:-1]
-            self.load_text(common)
+            self.load_text(before + common)
         self.move_cursor(self.document.end)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
