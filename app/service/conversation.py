@@ -34,6 +34,7 @@ from storage import (
 
 from ..errors import UsageError
 from ..settings import Settings
+from .alternatives import AlternativesMixin
 from .markers import MARKER_VERBS, TOGGLES, MarkResult
 from .short_ids import prefixes_by_neighbours
 from .turns import TurnRun
@@ -112,7 +113,7 @@ def export_stem(session: Session) -> str:
     return f"{slug}-{session.id[:8]}"
 
 
-class ConversationService:
+class ConversationService(AlternativesMixin):
     """Sessions and turns of one profile, on one engine (created when first needed)."""
 
     def __init__(self, store: Store, engine: Engine | Callable[[], Engine], settings: Settings,
@@ -398,9 +399,11 @@ class ConversationService:
                        approve=approve, tool_choice=tool_choice)
 
     def regenerate(self, session_id: str, config: dict[str, Any] | None = None) -> TurnRun:
-        """Answer the last user message again, replacing the answers after it.
+        """Answer the last user message again, as a new alternative of its turn.
 
-        Also the retry of a failed turn: the user message was kept, the failed answer goes.
+        The earlier answers stay as the turn's other alternatives (browse them with
+        `choose_alternative`). Also the retry of a failed turn: an answer that is only an
+        error with no text is replaced, not kept.
         """
         from engine import EngineError
 
@@ -408,8 +411,7 @@ class ConversationService:
         users = [m for m in messages if m.role == "user"]
         if not users:
             raise EngineError("nothing to regenerate: the session has no user message")
-        self.store.truncate_after(session_id, users[-1].position)
-        return TurnRun(self, session_id, None, None, config)
+        return TurnRun(self, session_id, None, None, config, new_alternative=True)
 
     def edit_and_resend(self, message_id: str, text: str, *, fork: bool = True,
                         config: dict[str, Any] | None = None) -> tuple[Session, TurnRun]:

@@ -91,6 +91,11 @@ def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list
     return messages
 
 
+def _last_user(history: Sequence[StoredMessage]) -> int:
+    """The index of the last user message in a history (-1 when there is none)."""
+    return max((i for i, m in enumerate(history) if m.role == "user"), default=-1)
+
+
 def _replayed(call: dict[str, Any]) -> ToolCall:
     """A stored tool call as the engine replays it to a model."""
     raw = str(call.get("arguments", ""))
@@ -107,7 +112,7 @@ class TurnRun:
     def __init__(self, service: ConversationService, session_id: str, text: str | None,
                  model_ref: str | None, config: dict[str, Any] | None, *,
                  toolbox: Toolbox | None = None, approve: Approve | None = None,
-                 tool_choice: str | None = None) -> None:
+                 tool_choice: str | None = None, new_alternative: bool = False) -> None:
         self.service = service
         self.session_id = session_id
         self.text = text
@@ -118,6 +123,8 @@ class TurnRun:
         self.approve = approve
         self.tool_choice = tool_choice
         """The first step's tool choice (auto, none, required, a name); later steps: auto."""
+        self.new_alternative = new_alternative
+        """The answer is a new alternative of the last turn (regenerate), not its only one."""
         self.user: StoredMessage | None = None
         self.assistant: StoredMessage | None = None
         self._stream: TurnStream | None = None
@@ -138,6 +145,8 @@ class TurnRun:
             self.user = await asyncio.to_thread(store.add_message, self.session_id, "user",
                                                 self.text)
         session, history = await asyncio.to_thread(self.service.load, self.session_id)
+        if self.new_alternative:  # answer the question again, not after the shown answer
+            history = history[:_last_user(history) + 1]
         ref = self.model_ref or session.model_ref or self.service.default_model
         config = self.service.generation_config(session, self.config)
         messages = backend_messages(session, history)
@@ -177,7 +186,8 @@ class TurnRun:
         store = self.service.store
         self.assistant = await asyncio.to_thread(
             store.add_message, self.session_id, "assistant", "", status="streaming",
-            model_ref=ref)
+            model_ref=ref, new_alternative=self.new_alternative)
+        self.new_alternative = False  # later steps (tool loop) join the same alternative
         yield TurnStarted(user, self.assistant)
 
         # The session id names the conversation's saved model state (local models).

@@ -1,0 +1,96 @@
+"""Regenerate keeps every answer as an alternative of its turn, and what the model is sent
+follows the chosen one (asserted on the calls the scripted backend received)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from app.context import AppContext
+from app.errors import UsageError
+from app.service import ConversationService, TurnRun
+from app.settings import load_settings
+from tests.conftest import Scripted
+
+
+@pytest.fixture
+def service() -> Iterator[ConversationService]:
+    service = AppContext(settings=load_settings()).service()
+    yield service
+    service.close()
+
+
+async def run(turn: TurnRun) -> None:
+    async for _ in turn.events():
+        pass
+
+
+def shown(service: ConversationService, sid: str) -> list[tuple[str, str, int, int]]:
+    return [(m.role, m.content, m.alternative + 1, m.alternatives)
+            for m in service.messages(sid)]
+
+
+def sent(scripted: Scripted) -> list[tuple[str, str]]:
+    """The conversation the last model call received (system prompt left out)."""
+    return [(m.role, m.content) for m in scripted.calls[-1].messages if m.role != "system"]
+
+
+async def test_regenerate_keeps_the_old_answer_and_context_follows_the_chosen_one(
+        service: ConversationService, scripted: Scripted) -> None:
+    sid = service.new_session().id
+    await run(service.send(sid, "hi"))
+    service.set_model(sid, scripted.use("second", chunks=["Second", " answer"]))
+    await run(service.regenerate(sid))
+    assert shown(service, sid) == [("user", "hi", 1, 1), ("assistant", "Second answer", 2, 2)]
+    # The regenerate itself was sent the question only, not the answer it replaces.
+    assert sent(scripted) == [("user", "hi")]
+
+    first = service.messages(sid)[-1]
+    assert service.choose_alternative(first.id, 0).id == sid
+    assert shown(service, sid)[-1] == ("assistant", "Echo: hi", 1, 2)
+    await run(service.send(sid, "and then?"))
+    assert sent(scripted) == [("user", "hi"), ("assistant", "Echo: hi"), ("user", "and then?")]
+
+
+async def test_alt_on_an_earlier_turn_opens_a_fork_that_continues_from_it(
+        service: ConversationService, scripted: Scripted) -> None:
+    sid = service.new_session().id
+    await run(service.send(sid, "one"))
+    service.set_model(sid, scripted.use("other", chunks=["Other"]))
+    await run(service.regenerate(sid))
+    await run(service.send(sid, "two"))
+    answer = service.messages(sid)[1]
+    fork, browsed = service.browse_alternative(sid, "prev", answer.id)
+    assert browsed.id == answer.id and fork.id != sid and fork.parent_session_id == sid
+    assert [m.content for m in service.messages(sid)] == ["one", "Other", "two", "Other"]
+    assert shown(service, fork.id) == [("user", "one", 1, 1), ("assistant", "Echo: one", 1, 2)]
+    await run(service.send(fork.id, "three"))
+    assert sent(scripted)[:2] == [("user", "one"), ("assistant", "Echo: one")]
+
+
+async def test_alt_command_arguments(service: ConversationService, scripted: Scripted) -> None:
+    sid = service.new_session().id
+    await run(service.send(sid, "q"))
+    with pytest.raises(UsageError, match="no alternatives yet"):
+        service.browse_alternative(sid, "next")
+    await run(service.regenerate(sid))
+    await run(service.regenerate(sid))
+    assert shown(service, sid)[-1][2:] == (3, 3)
+    service.browse_alternative(sid, "next")  # wraps around
+    assert shown(service, sid)[-1][2:] == (1, 3)
+    service.browse_alternative(sid, "2")
+    assert shown(service, sid)[-1][2:] == (2, 3)
+    for bad in ("0", "4", "sideways"):
+        with pytest.raises(UsageError, match="/alt takes next, prev or a number from 1 to 3"):
+            service.browse_alternative(sid, bad)
+
+
+async def test_retry_of_a_failed_answer_replaces_it(service: ConversationService,
+                                                    scripted: Scripted) -> None:
+    sid = service.new_session(model_ref="scripted::error-unavailable").id
+    await run(service.send(sid, "hi"))
+    assert service.messages(sid)[-1].status == "error"
+    service.set_model(sid, "scripted::echo")
+    await run(service.regenerate(sid))
+    assert shown(service, sid) == [("user", "hi", 1, 1), ("assistant", "Echo: hi", 1, 1)]
