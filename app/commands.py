@@ -227,6 +227,19 @@ def _regenerate(service: ConversationService, session_id: str, arg: str) -> Comm
     return CommandResult(action=Action.REGENERATE)
 
 
+@command("alt", "next|prev|N", "Show another answer of the last turn (regenerated or compared)")
+def _alt(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    if not arg.strip():
+        raise UsageError("/alt needs next, prev or an answer's number")
+    session, browsed = service.browse_alternative(session_id, arg)
+    shown = service.last_answer(session.id)
+    where = "" if session.id == session_id else f" in a new fork {service.short_id(session.id)}"
+    count = shown.alternatives if shown is not None else browsed.alternatives
+    number = shown.alternative + 1 if shown is not None else 1
+    return CommandResult(f"answer {number} of {count}{where}", action=Action.OPEN_SESSION,
+                         data=session.id)
+
+
 @command("quit", "", "Leave talu-chat")
 def _quit(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     return CommandResult(action=Action.QUIT)

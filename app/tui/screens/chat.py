@@ -297,12 +297,35 @@ class ChatScreen(Screen[None]):
                 self.edit_message(message)
             elif event.action == "regenerate":
                 await self.action_regenerate()
+            elif event.action in ("alt_prev", "alt_next"):
+                await self.browse_alternative(event.action[4:], message.id)
             elif event.action == "delete":
                 await self._db(self.service.delete_message, message.id)
                 await event.view.remove()
                 self._say("Message deleted.")
         except USER_ERRORS as exc:
             self._error(exc)
+
+    async def browse_alternative(self, step: str, message_id: str | None = None) -> None:
+        """Show another alternative of a turn: in place on the last turn, as a fork (opened
+        here) on an earlier one."""
+        if self.session_id is None:
+            return
+        if self.runs.get(self.session_id):
+            self._say("An answer is still streaming: wait, or press Esc to stop it.", "warning")
+            return
+        result = await self._try(self.service.browse_alternative, self.session_id, step,
+                                 message_id)
+        if result is None:
+            return
+        session, _browsed = result
+        shown = await self._db(self.service.last_answer, session.id)
+        forked = session.id != self.session_id
+        await self.open_session(session.id, shown.id if shown is not None else None)
+        if forked:
+            self.refresh_sidebar()
+            self._say("That answer is on an earlier turn: it opened as a fork, the "
+                      "conversation stays as it was.")
 
     @work(group="dialogs")
     async def edit_message(self, message: StoredMessage) -> None:

@@ -53,6 +53,8 @@ class MessageView(Vertical, can_focus=True):
         Binding("e", "edit", "Edit & resend"),
         Binding("r", "regenerate", "Regenerate / retry"),
         Binding("d", "delete", "Delete"),
+        Binding("left", "alternative('prev')", "Previous answer (‹ ›)"),
+        Binding("right", "alternative('next')", "Next answer (‹ ›)"),
         Binding("up,k", "screen.focus_previous_message", "Previous", show=False),
         Binding("down,j", "screen.focus_next_message", "Next", show=False),
     ]
@@ -115,6 +117,8 @@ class MessageView(Vertical, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "edit":
             return self.message.role == "user"
+        if action == "alternative":
+            return self.message.alternatives > 1 and self.message.role != "user"
         return True
 
     def _post(self, action: str) -> None:
@@ -134,3 +138,7 @@ class MessageView(Vertical, can_focus=True):
 
     def action_delete(self) -> None:
         self._post("delete")
+
+    def action_alternative(self, step: str) -> None:
+        """Show the previous or next alternative of this answer's turn."""
+        self._post(f"alt_{step}")
