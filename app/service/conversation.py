@@ -42,6 +42,7 @@ from .turns import TurnRun
 if TYPE_CHECKING:
     from engine import Engine, GenerationConfig
 
+    from .compare import CompareRun
     from .indexing import Indexer
     from .toolbox import Approve, Toolbox
 
@@ -397,6 +398,14 @@ class ConversationService(AlternativesMixin):
         `toolbox`, the model may call its tools (run as `approve` allows), step by step."""
         return TurnRun(self, session_id, text, model_ref, config, toolbox=toolbox,
                        approve=approve, tool_choice=tool_choice)
+
+    def compare(self, session_id: str, text: str, refs: Sequence[str],
+                config: dict[str, Any] | None = None) -> CompareRun:
+        """A turn that asks every model in `refs` (2 or more) the same `text`: one answer per
+        model, stored as the turn's alternatives (the first model's chosen)."""
+        from .compare import CompareRun
+
+        return CompareRun(self, session_id, text, refs, config)
 
     def regenerate(self, session_id: str, config: dict[str, Any] | None = None) -> TurnRun:
         """Answer the last user message again, as a new alternative of its turn.

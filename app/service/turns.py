@@ -127,6 +127,8 @@ class TurnRun:
         """The answer is a new alternative of the last turn (regenerate), not its only one."""
         self.user: StoredMessage | None = None
         self.assistant: StoredMessage | None = None
+        self.prepared: StoredMessage | None = None
+        """An answer row made ahead for the first step (a compare makes every model's first)."""
         self._stream: TurnStream | None = None
         self._cancelled = False
         self._final: Chunk = Chunk(done=True, finish_reason="cancelled")
@@ -184,9 +186,12 @@ class TurnRun:
                     user: StoredMessage | None) -> AsyncIterator[TurnEvent]:
         """One answer of the model: its row, its streamed text, its final state."""
         store = self.service.store
-        self.assistant = await asyncio.to_thread(
-            store.add_message, self.session_id, "assistant", "", status="streaming",
-            model_ref=ref, new_alternative=self.new_alternative)
+        if self.prepared is not None:
+            self.assistant, self.prepared = self.prepared, None
+        else:
+            self.assistant = await asyncio.to_thread(
+                store.add_message, self.session_id, "assistant", "", status="streaming",
+                model_ref=ref, new_alternative=self.new_alternative)
         self.new_alternative = False  # later steps (tool loop) join the same alternative
         yield TurnStarted(user, self.assistant)
 
@@ -223,6 +228,11 @@ class TurnRun:
         if indexer is not None:
             indexer.nudge()  # the TUI indexes the new messages in the background
         yield TurnFinished(stored, final)
+
+    def answer(self, ref: str, messages: list[Message],
+               config: GenerationConfig) -> AsyncIterator[TurnEvent]:
+        """One answer of `ref` to `messages`, without tools, into this run's session."""
+        return self._step(ref, messages, config, (), None, None)
 
     async def _run_call(self, call: ToolCall) -> TurnToolResult:
         """Approve and run one call (an invalid one is answered with its error); store the

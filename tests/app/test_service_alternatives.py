@@ -9,7 +9,7 @@ import pytest
 
 from app.context import AppContext
 from app.errors import UsageError
-from app.service import ConversationService, TurnRun
+from app.service import ConversationService, TurnDelta, TurnFinished, TurnRun
 from app.settings import load_settings
 from tests.conftest import Scripted
 
@@ -94,3 +94,48 @@ async def test_retry_of_a_failed_answer_replaces_it(service: ConversationService
     service.set_model(sid, "scripted::echo")
     await run(service.regenerate(sid))
     assert shown(service, sid) == [("user", "hi", 1, 1), ("assistant", "Echo: hi", 1, 1)]
+
+
+async def test_compare_stores_one_turn_with_one_alternative_per_model(
+        service: ConversationService, scripted: Scripted) -> None:
+    sid = service.new_session().id
+    await run(service.send(sid, "first"))
+    slow = scripted.use("slow", chunks=["Slow", " one"], first_delay_s=0.05)
+    compare = service.compare(sid, "which?", ["scripted::echo", slow, "nowhere::nothing"])
+    seen: dict[int, list[str]] = {0: [], 1: [], 2: []}
+    finished = {}
+    async for tagged in compare.events():
+        if isinstance(tagged.event, TurnDelta):
+            seen[tagged.index].append(tagged.event.text)
+        elif isinstance(tagged.event, TurnFinished):
+            finished[tagged.index] = tagged.event.assistant
+    assert "".join(seen[0]) == "Echo: which?" and "".join(seen[1]) == "Slow one"
+    assert finished[2].status == "error" and "nowhere" in (finished[2].error or "")
+    assert "\n" not in (finished[2].error or "")
+    # Every model was sent the same conversation: the history and the question, no answer.
+    asked = [c for c in scripted.calls if c.last_user == "which?"]
+    assert len(asked) == 2
+    assert all([(m.role, m.content) for m in c.messages if m.role != "system"] == [
+        ("user", "first"), ("assistant", "Echo: first"), ("user", "which?")] for c in asked)
+    assert shown(service, sid)[-1] == ("assistant", "Echo: which?", 1, 3)
+    every = service.store.get_messages(sid, alternatives=True)[-3:]
+    assert [(m.model_ref, m.alternative, m.chosen) for m in every] == [
+        ("scripted::echo", 0, True), (slow, 1, False), ("nowhere::nothing", 2, False)]
+
+    kept = service.keep_alternative(sid, 1)
+    assert kept.id == sid and kept.model_ref == slow  # the session goes on with that model
+    assert shown(service, sid)[-1] == ("assistant", "Slow one", 2, 3)
+    forks = service.fork_alternatives(sid)
+    assert [(f.model_ref, service.messages(f.id)[-1].content) for f in forks] == [
+        ("scripted::echo", "Echo: which?"), ("nowhere::nothing", "")]
+
+
+async def test_compare_cancel_stops_every_answer(service: ConversationService,
+                                                 scripted: Scripted) -> None:
+    sid = service.new_session().id
+    compare = service.compare(sid, "go", ["scripted::endless", "scripted::endless"])
+    async for tagged in compare.events():
+        if isinstance(tagged.event, TurnDelta):
+            compare.cancel()
+    answers = service.store.get_messages(sid, alternatives=True)[1:]
+    assert [m.status for m in answers] == ["cancelled", "cancelled"]
