@@ -17,7 +17,8 @@ ACTIONS = (
     ("Archive / unarchive session", "toggle('archive')"),
     ("Move to trash / restore session", "toggle('trash')"),
     ("Set system prompt", "system_prompt"), ("Fork at the last message", "fork_last"),
-    ("Regenerate the last answer", "regenerate"), ("Toggle the sidebar", "toggle_sidebar"),
+    ("Regenerate the last answer", "regenerate"), ("Compare models…", "compare"),
+    ("Toggle the sidebar", "toggle_sidebar"),
     ("Stop the streaming answer", "stop"), ("Slash commands and keys", "help"),
 )
 

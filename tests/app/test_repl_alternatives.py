@@ -36,3 +36,19 @@ async def test_regenerate_then_alt_browses_and_the_chat_continues_from_it(
         "hi", "Echo: hi", "more", "Echo: more"]
     assert [m.role for m in scripted.calls[-1].messages] == ["user", "assistant", "user"]
     assert scripted.calls[-1].messages[1].content == "Echo: hi"
+
+
+async def test_compare_then_keep_goes_on_with_that_model(store: Store, scripted: Scripted) -> None:
+    second = scripted.use("second", chunks=["Second"])
+    printed = await chat(f"/compare{ENTER}/compare scripted::echo {second}{ENTER}which?{ENTER}"
+                         f"/keep 2{ENTER}and?{ENTER}{CTRL_D}")
+    lines = printed.splitlines()
+    assert any(line.startswith("error: /compare needs two or more") for line in lines)
+    assert "== 1. scripted::echo ==" in lines and "== 2. scripted::second ==" in lines
+    assert lines[lines.index("== 2. scripted::second ==") + 1] == "Second"
+    assert f"kept answer 2 on {second}" in lines
+    [session] = store.list_sessions("all")
+    assert session.model_ref == second
+    assert [m.content for m in store.get_messages(session.id)] == [
+        "which?", "Second", "and?", "Second"]
+    assert scripted.calls[-1].messages[1].content == "Second"
