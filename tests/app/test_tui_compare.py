@@ -56,8 +56,11 @@ async def test_compare_streams_columns_and_keeping_one_continues_on_its_model(
         assert answers(sid) == [("scripted::echo", "Echo: Which is better?", 0, True),
                                 (slow, "Slow and sure.", 1, False)]
 
-        second.focus()
-        await pilot.press("k")
+        await pilot.press("ctrl+up")  # the answers are focusable like messages: the last one
+        assert app.focused is second
+        await pilot.press("left")
+        assert app.focused is first
+        await pilot.press("right", "enter")
         await wait_until(pilot, lambda: not screen.query(CompareView))
         last = screen.log_view.views()[-1]
         assert last.text == "Slow and sure."

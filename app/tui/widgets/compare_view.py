@@ -36,10 +36,12 @@ class CompareColumn(Vertical, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("k,enter", "keep", "Keep this answer"),
+        Binding("enter,space", "keep", "Keep this answer"),
         Binding("f", "fork_all", "Fork one session per model"),
-        Binding("left", "screen.focus_previous", "Previous column", show=False),
-        Binding("right", "screen.focus_next", "Next column", show=False),
+        Binding("left", "neighbour(-1)", "Previous answer", show=False),
+        Binding("right", "neighbour(1)", "Next answer", show=False),
+        Binding("up,k", "screen.focus_previous_message", "Previous", show=False),
+        Binding("down,j", "screen.focus_next_message", "Next", show=False),
     ]
 
     def __init__(self, index: int, ref: str) -> None:
@@ -86,6 +88,14 @@ class CompareColumn(Vertical, can_focus=True):
         if failed:
             self._error.update(Content(f"⚠ {visible_controls(message.error or 'failed')}"))
 
+    def action_neighbour(self, step: int) -> None:
+        """Focus the answer `step` columns away."""
+        parent = self.parent
+        columns = [w for w in parent.children if isinstance(w, CompareColumn)] if parent else []
+        index = columns.index(self) + step
+        if 0 <= index < len(columns):
+            columns[index].focus()
+
     def action_keep(self) -> None:
         self.post_message(CompareView.Keep(self.index))
 
@@ -121,8 +131,9 @@ class CompareView(Vertical):
     def compose(self) -> ComposeResult:
         with Vertical(id="compare-columns"):
             yield from self.columns
-        yield Static(Content("Esc stops all · focus an answer: k keeps it (the session goes on "
-                             "from it, on its model) · f forks one session per model"),
+        yield Static(Content("Esc stops all · Ctrl+↑ focuses the answers, ←/→ between them · "
+                             "Enter keeps one (the session goes on from it, on its model) · "
+                             "f forks one session per model"),
                      classes="help")
 
     def on_resize(self, event: Resize) -> None:
