@@ -6,32 +6,28 @@ from collections.abc import Callable
 
 from ..service import TurnDelta, TurnFinished, TurnNotice, TurnStarted
 from ..service.compare import CompareRun
-from .turns import USER_ERRORS, Notify
+from .turns import USER_ERRORS, Notify, TurnPresenter
 from .widgets.chat_log import ChatLog
 from .widgets.compare_view import CompareView
 from .widgets.status_bar import StatusBar
 
 
-class ComparePresenter:
+class ComparePresenter(TurnPresenter):
     """Runs compares into a chat log; at most one per session."""
 
     def __init__(self, log: ChatLog, status: StatusBar, notify: Notify,
                  shown_session: Callable[[], str | None],
                  on_started: Callable[[], object]) -> None:
-        self.log = log
-        self.status = status
-        self.notify = notify
-        self.shown_session = shown_session
-        self.on_started = on_started
-        self.active: dict[str, CompareRun] = {}
+        super().__init__(log, status, notify, shown_session, on_started)
+        self.compares: dict[str, CompareRun] = {}
 
     def is_streaming(self, session_id: str | None) -> bool:
         """Whether a compare of this session is still running."""
-        return session_id in self.active
+        return session_id in self.compares
 
     def stop(self, session_id: str | None) -> bool:
         """Stop every answer of the session's compare; False if none runs."""
-        run = self.active.get(session_id or "")
+        run = self.compares.get(session_id or "")
         if run is None:
             return False
         run.cancel()
@@ -48,9 +44,9 @@ class ComparePresenter:
         self.log.anchor()
         return view
 
-    async def stream(self, run: CompareRun) -> None:
+    async def stream_compare(self, run: CompareRun) -> None:
         """Stream every model's answer into its column (run it in a worker)."""
-        self.active[run.session_id] = run
+        self.compares[run.session_id] = run
         view: CompareView | None = None
         started = False
         try:
@@ -76,5 +72,5 @@ class ComparePresenter:
         except USER_ERRORS as exc:
             self.notify(" ".join(str(exc).split()), "error")
         finally:
-            self.active.pop(run.session_id, None)
+            self.compares.pop(run.session_id, None)
             self.status.stream_ended(None)

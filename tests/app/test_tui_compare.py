@@ -34,7 +34,7 @@ async def compared(pilot: Pilot, refs: list[str], text: str = "Which is better?"
     await wait_until(pilot, lambda: bool(screen.query(CompareView)))
     view = screen.query_one(CompareView)
     await wait_until(pilot, lambda: all(c.message is not None for c in view.columns)
-                     and not screen.compares.active)  # type: ignore[union-attr]
+                     and not screen.compares.compares)  # type: ignore[union-attr]
     await pilot.pause()
     return view
 
@@ -98,7 +98,7 @@ async def test_esc_stops_every_answer(scripted: Scripted) -> None:
         await wait_until(pilot, lambda: bool(screen.query(CompareView)) and all(
             "tick" in c.text for c in screen.query_one(CompareView).columns))
         await pilot.press("escape")
-        await wait_until(pilot, lambda: not screen.compares.active)  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: not screen.compares.compares)  # type: ignore[union-attr]
         with open_store() as store:
             rows = store.get_messages(screen.session_id, alternatives=True)  # type: ignore[arg-type]
             assert [m.status for m in rows if m.role == "assistant"] == ["cancelled"] * 2

@@ -272,7 +272,7 @@ class ChatScreen(Screen[None]):
             refs, self.compare_refs = self.compare_refs, None
             run = await self._try(self.service.compare, session_id, text, refs)
             if run is not None:
-                self.run_worker(self.compares.stream(run), group="turns")
+                self.run_worker(self.compares.stream_compare(run), group="turns")
             return
         self.run_turn(self.service.send(session_id, text[1:] if text.startswith("//") else text,
                                         toolbox=self.tools.toolbox,
