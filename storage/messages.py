@@ -21,7 +21,16 @@ from .models import (
     tool_calls_text,
 )
 from .sessions import SessionOps, derive_title
-from .turns import chosen_alternative, fill_counts, last_turn, start_alternative
+from .turns import (
+    chosen_alternative,
+    fill_counts,
+    last_turn,
+    merge_into_previous,
+    repair_turn,
+    start_alternative,
+    turn_of,
+    user_positions,
+)
 from .values import encodable, optional_text, storable_count, storable_seconds
 from .writer import current_writer, writer_alive
 
@@ -308,13 +317,15 @@ class MessageOps(SessionOps):
             fill_counts(self._conn, session_id, messages)
         return messages
 
-    def count_messages(self, session_id: str) -> int:
-        """Return how many messages a session shows (chosen alternatives only)."""
+    def count_messages(self, session_id: str, from_position: int = 0) -> int:
+        """Return how many messages a session shows (chosen alternatives only), counting
+        from a position on."""
         with self.reading():
             count = int(
                 self.query(
-                    "SELECT count(*) FROM messages WHERE session_id = ? AND chosen = 1",
-                    (session_id,),
+                    "SELECT count(*) FROM messages WHERE session_id = ? AND chosen = 1 "
+                    "AND position >= ?",
+                    (session_id, from_position),
                 )[0][0]
             )
             if count == 0:
@@ -330,7 +341,12 @@ class MessageOps(SessionOps):
             if row is None:
                 raise MessageNotFoundError(f"no message with id {message_id!r}")
             session_id, position = row
+            users = user_positions(conn, session_id)
+            turn = turn_of(users, position)
+            if turn.start == position:  # a question: its answers join the turn before
+                merge_into_previous(conn, session_id, turn, turn_of(users, position - 1))
             conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            repair_turn(conn, session_id, turn_of(user_positions(conn, session_id), position))
             # Two steps through negative values, so UNIQUE(session_id, position) never clashes.
             conn.execute(
                 "UPDATE messages SET position = -position - 1 "

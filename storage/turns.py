@@ -133,3 +133,35 @@ def fill_counts(conn: sqlite3.Connection, session_id: str,
     for message in messages:
         if message.role != "user":
             message.alternatives = counts.get(turn_of(users, message.position).start, 1)
+
+
+def repair_turn(conn: sqlite3.Connection, session_id: str, turn: TurnSpan) -> None:
+    """Make a turn's alternatives dense again with exactly one chosen (after a delete): the
+    chosen one stays; with none chosen, the last one is."""
+    where, params = turn.where()
+    rows = conn.execute(
+        f"SELECT DISTINCT alternative FROM messages WHERE session_id = ? AND role != 'user' "
+        f"{where} ORDER BY alternative", [session_id, *params]).fetchall()
+    numbers = [int(row[0]) for row in rows]
+    if not numbers:
+        return
+    current = chosen_alternative(conn, session_id, turn)
+    for index, number in enumerate(numbers):
+        if index != number:
+            conn.execute(f"UPDATE messages SET alternative = ? WHERE session_id = ? "
+                         f"AND role != 'user' AND alternative = ? {where}",
+                         [index, session_id, number, *params])
+    kept = numbers.index(current) if current in numbers else len(numbers) - 1
+    choose(conn, session_id, turn, kept)
+
+
+def merge_into_previous(conn: sqlite3.Connection, session_id: str, turn: TurnSpan,
+                        previous: TurnSpan) -> None:
+    """A turn whose question goes: its chosen answer rows join the previous turn's chosen
+    alternative, its other alternatives go with the question."""
+    where, params = turn.where()
+    conn.execute(f"DELETE FROM messages WHERE session_id = ? AND role != 'user' AND chosen = 0 "
+                 f"{where}", [session_id, *params])
+    target = chosen_alternative(conn, session_id, previous) or 0
+    conn.execute(f"UPDATE messages SET alternative = ? WHERE session_id = ? AND role != 'user' "
+                 f"{where}", [target, session_id, *params])

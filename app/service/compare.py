@@ -91,7 +91,8 @@ class CompareRun:
             run, ref = self.runs[index], self.refs[index]
             run.prepared = self.answers[index]
             try:
-                async with local if self._in_process(ref) else contextlib.nullcontext():
+                in_process = await asyncio.to_thread(self._in_process, ref)  # may read disk
+                async with local if in_process else contextlib.nullcontext():
                     async for event in run.answer(ref, list(messages), config):
                         await queue.put(CompareEvent(index, event))
             finally:

@@ -302,8 +302,8 @@ class ConversationService(AlternativesMixin):
         limit = page
         if message_id is not None:
             target = self.store.get_message(message_id)
-            total = self.store.count_messages(session_id)
-            limit = max(page, total - target.position + 2)
+            # Alternatives not shown hold positions too: count the shown messages from it.
+            limit = max(page, self.store.count_messages(session_id, target.position) + 1)
         return session, self.store.get_messages(session_id, limit)
 
     def message(self, message_id: str) -> StoredMessage:

@@ -139,3 +139,17 @@ async def test_compare_cancel_stops_every_answer(service: ConversationService,
             compare.cancel()
     answers = service.store.get_messages(sid, alternatives=True)[1:]
     assert [m.status for m in answers] == ["cancelled", "cancelled"]
+
+
+async def test_opening_at_a_message_counts_only_shown_messages(
+        service: ConversationService) -> None:
+    sid = service.new_session().id
+    await run(service.send(sid, "first"))
+    for _ in range(6):
+        await run(service.regenerate(sid))  # six hidden answers before the target
+    for text in ("target", "x", "y"):
+        await run(service.send(sid, text))
+    target = service.messages(sid)[2]
+    assert target.content == "target"
+    _session, page = service.page_to(sid, target.id, 2)
+    assert target.id in [m.id for m in page]

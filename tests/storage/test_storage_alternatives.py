@@ -228,3 +228,18 @@ def test_m006_database_upgrades_in_place_and_takes_alternatives(tmp_path: Path) 
         assert shown(again, "s1")[-1] == ("assistant", "lines", 1, 2)
         again.choose_alternative("m1", 0)
         assert shown(again, "s1")[-1] == ("assistant", "stripes", 0, 2)
+
+
+def test_deleting_messages_keeps_one_chosen_alternative_per_turn(store: Store) -> None:
+    sid = three_answers(store)  # q1 a1 | q2 b0 b1 [b2]
+    b2 = store.get_messages(sid)[-1]
+    store.delete_message(b2.id)
+    assert shown(store, sid)[-1] == ("assistant", "b1", 1, 2)  # the last one left is shown
+    store.add_message(sid, "user", "q3")
+    store.add_message(sid, "assistant", "c0")
+    q2 = store.get_messages(sid)[2]
+    store.delete_message(q2.id)  # its shown answer joins the turn before, the others go
+    assert shown(store, sid) == [("user", "q1", 0, 1), ("assistant", "a1", 0, 1),
+                                 ("assistant", "b1", 0, 1), ("user", "q3", 0, 1),
+                                 ("assistant", "c0", 0, 1)]
+    assert len(store.get_messages(sid, alternatives=True)) == 5
