@@ -84,6 +84,9 @@ class CompareRun:
         history = [m for m in history if m.id not in {a.id for a in self.answers}]
         messages = backend_messages(session, history)
         config = self.service.generation_config(session, self.config)
+        # Resolving may read the disk: off the loop, and before any answer starts, so the
+        # in-process models take their turns in the order given.
+        in_process = await asyncio.to_thread(lambda: [self._in_process(r) for r in self.refs])
         local = asyncio.Lock()  # one in-process decode at a time
         queue: asyncio.Queue[CompareEvent | None] = asyncio.Queue()
 
@@ -91,8 +94,7 @@ class CompareRun:
             run, ref = self.runs[index], self.refs[index]
             run.prepared = self.answers[index]
             try:
-                in_process = await asyncio.to_thread(self._in_process, ref)  # may read disk
-                async with local if in_process else contextlib.nullcontext():
+                async with local if in_process[index] else contextlib.nullcontext():
                     async for event in run.answer(ref, list(messages), config):
                         await queue.put(CompareEvent(index, event))
             finally:

@@ -4,6 +4,7 @@ follows the chosen one (asserted on the calls the scripted backend received)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,29 @@ async def test_opening_at_a_message_counts_only_shown_messages(
     assert target.content == "target"
     _session, page = service.page_to(sid, target.id, 2)
     assert target.id in [m.id for m in page]
+
+
+@pytest.mark.timeout(120)
+async def test_local_models_answer_one_at_a_time_and_cancel_reaches_the_queued_one(
+        real_model: str, model_path: Path) -> None:
+    service = AppContext(settings=load_settings()).service()
+    try:
+        sid = service.new_session().id
+        refs = ["local::smollm2", f"local::{model_path}"]
+        compare = service.compare(sid, "Count to twenty.", refs, {"max_tokens": 48})
+        order: list[int] = []
+        async for tagged in compare.events():
+            if isinstance(tagged.event, TurnDelta):
+                order.append(tagged.index)
+                compare.cancel()  # the second is still waiting for the first to finish
+        rows = service.store.get_messages(sid, alternatives=True)[1:]
+        assert [m.status for m in rows] == ["cancelled", "cancelled"]
+        assert set(order) == {0} and rows[1].content == ""
+        # Uncancelled: every piece of the first answer comes before any of the second.
+        compare = service.compare(sid, "Name a colour.", refs, {"max_tokens": 8})
+        order = [tagged.index async for tagged in compare.events()
+                 if isinstance(tagged.event, TurnDelta)]
+        assert order == sorted(order) and set(order) == {0, 1}
+    finally:
+        await service.engine.aclose()
+        service.close()
