@@ -23,6 +23,7 @@ from storage import EXPORT_FORMATS
 from .errors import UsageError
 from .sanitize import visible_line
 from .service import MARKER_VERBS, ConversationService, export_filename
+from .service.compare import compared_refs
 
 
 class Action(StrEnum):
@@ -43,6 +44,7 @@ class Action(StrEnum):
     MCP_PROMPT = "mcp_prompt"
     CONTINUE = "continue"
     MCP_RESOURCE = "mcp_resource"
+    COMPARE = "compare"
     QUIT = "quit"
 
 
@@ -292,6 +294,52 @@ def _regenerate(service: ConversationService, session_id: str, arg: str) -> Comm
          "(local models in place; endpoints get a “continue” message)")
 def _continue(service: ConversationService, session_id: str, arg: str) -> CommandResult:
     return CommandResult(action=Action.CONTINUE)
+
+
+@command("alt", "next|prev|N", "Show another answer of the last turn (regenerated or compared)")
+def _alt(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    if not arg.strip():
+        raise UsageError("/alt needs next, prev or an answer's number")
+    session, browsed = service.browse_alternative(session_id, arg)
+    shown = service.last_answer(session.id)
+    where = "" if session.id == session_id else f" in a new fork {service.short_id(session.id)}"
+    count = shown.alternatives if shown is not None else browsed.alternatives
+    number = shown.alternative + 1 if shown is not None else 1
+    return CommandResult(f"answer {number} of {count}{where}", action=Action.OPEN_SESSION,
+                         data=session.id)
+
+
+@command("compare", "REF REF…|off",
+         "Send your next message to several models at once (no REF: pick them)")
+def _compare(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    if arg.strip().lower() == "off":
+        return CommandResult("compare off: the next message goes to this session's model",
+                             action=Action.COMPARE, data=None)
+    if not arg.strip():
+        return CommandResult(action=Action.COMPARE, data=[])
+    try:
+        refs = compared_refs(shlex.split(arg))
+    except ValueError as exc:
+        raise UsageError(f"/compare: {exc}") from None
+    return CommandResult(f"your next message goes to {', '.join(refs)} (/compare off cancels)",
+                         action=Action.COMPARE, data=refs)
+
+
+@command("keep", "N|each",
+         "Go on from answer N of the last turn, on its model (each: one fork per answer)")
+def _keep(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    choice = arg.strip().lower()
+    if choice == "each":
+        forks = service.fork_alternatives(session_id)
+        short = service.short_ids([f.id for f in forks])
+        listed = ", ".join(f"{short[f.id]} ({visible_line(f.model_ref or '')})" for f in forks)
+        return CommandResult(f"forked {len(forks)} sessions: {listed or 'none'}",
+                             action=Action.SESSION_CHANGED)
+    if not choice.isdigit() or int(choice) < 1:
+        raise UsageError("/keep takes an answer's number (from 1) or each")
+    session = service.keep_alternative(session_id, int(choice) - 1)
+    return CommandResult(f"kept answer {choice} on {session.model_ref}",
+                         action=Action.OPEN_SESSION, data=session.id)
 
 
 @command("quit", "", "Leave talu-chat")

@@ -8,6 +8,8 @@ from storage import StoredMessage
 def answer_facts(message: StoredMessage) -> list[str]:
     """`local::smollm2`, `TTFT 0.31 s`, `132 tok/s`, `45 tokens`, then how it ended if unusual."""
     parts = [" ".join((message.model_ref or "assistant").split())]
+    if (label := alternative_label(message)) is not None:
+        parts.insert(0, label)
     if message.ttft_s is not None:
         parts.append(f"TTFT {message.ttft_s:.2f} s")
     if message.tokens_per_s is not None:
@@ -22,6 +24,13 @@ def answer_facts(message: StoredMessage) -> list[str]:
     elif message.finish_reason == "length":
         parts.append("cut at max tokens")
     return parts
+
+
+def alternative_label(message: StoredMessage) -> str | None:
+    """`‹ 2/3 ›` on an answer whose turn has alternatives (None otherwise)."""
+    if message.alternatives < 2 or message.role == "user":
+        return None
+    return f"‹ {message.alternative + 1}/{message.alternatives} ›"
 
 
 def energy_facts(message: StoredMessage) -> list[str]:

@@ -128,7 +128,9 @@ class TurnStream:
         self._runner.start(self.turn)
         self._producer = asyncio.create_task(self._produce(backend, self.resolved.model))
         if self._cancelled:
+            # Cancelled before the producer ever ran: its body (and its _DONE) never runs.
             self._producer.cancel()
+            self._queue.put_nowait(_DONE)
 
     def _finish(
         self, reason: FinishReason, usage: Usage | None, error: EngineError | None = None

@@ -24,16 +24,23 @@ if TYPE_CHECKING:
 EXPORT_FORMATS = ("md", "json", "jsonl", "html")
 #: Identifies talu-chat JSON exports; bump the version when the shape changes incompatibly.
 EXPORT_FORMAT_NAME = "talu-chat"
-EXPORT_VERSION = 2
-"""1: text messages only; 2: adds tool calls, the "tool" role and the tool messages' call ids."""
+EXPORT_VERSION = 3
+"""1: text messages only; 2: adds tool calls, the "tool" role and the tool messages' call ids;
+3: every alternative of a turn, each message with its `alternative` and `chosen`."""
 
 Transcript = tuple[Session, list[StoredMessage]]
 
 
 def load_transcripts(
-    store: Store, session_ids: Sequence[str] | None = None, include_deleted: bool = True
+    store: Store,
+    session_ids: Sequence[str] | None = None,
+    include_deleted: bool = True,
+    alternatives: bool = False,
 ) -> list[Transcript]:
-    """Return sessions with all their messages: the given ids in order, or all, oldest first."""
+    """Return sessions with their messages: the given ids in order, or all, oldest first.
+
+    The chosen alternative of each turn only, unless `alternatives` asks for every one.
+    """
     with store.reading():
         if session_ids is None:
             where = "" if include_deleted else "WHERE marker != 'deleted'"
@@ -44,7 +51,10 @@ def load_transcripts(
             sessions = [session_from_row(row) for row in rows]
         else:
             sessions = [store.get_session(session_id) for session_id in session_ids]
-        return [(session, store.get_messages(session.id)) for session in sessions]
+        return [
+            (session, store.get_messages(session.id, alternatives=alternatives))
+            for session in sessions
+        ]
 
 
 def export_sessions(
@@ -60,7 +70,7 @@ def export_sessions(
         raise ValueError(
             f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
         )
-    return renderer(load_transcripts(store, session_ids, include_deleted))
+    return renderer(load_transcripts(store, session_ids, include_deleted, fmt == "json"))
 
 
 def render_json(transcripts: list[Transcript]) -> str:
@@ -189,6 +199,8 @@ def describe_message(message: StoredMessage) -> list[str]:
         parts.append(f"{message.energy_j:.1f} J")
     if message.status != "complete":
         parts.append(message.status)
+    if message.alternatives > 1 and message.role != "user":
+        parts.append(f"answer {message.alternative + 1} of {message.alternatives}")
     return parts
 
 

@@ -15,6 +15,7 @@ from .models import (
     session_from_row,
     session_to_row,
 )
+from .turns import turn_of, user_positions
 
 #: Added to the parent's title to name a fork.
 FORK_SUFFIX = " (fork)"
@@ -38,9 +39,14 @@ class ForkOps(MessageOps):
                         f"no message with id {at_message_id!r} in session {session_id}"
                     )
                 last_position = row[0]
-            history = self.get_messages(session_id)
+            history = self.get_messages(session_id, alternatives=True)
             if last_position is not None:
-                history = [m for m in history if m.position <= last_position]
+                # The cut turn's other alternatives go too, wherever they sit in it.
+                turn = turn_of(user_positions(conn, session_id), last_position)
+                history = [
+                    m for m in history
+                    if m.position <= last_position or (not m.chosen and turn.holds(m.position))
+                ]
             now = utc_now()
             child = Session(
                 id=new_id(),

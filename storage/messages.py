@@ -21,6 +21,16 @@ from .models import (
     tool_calls_text,
 )
 from .sessions import SessionOps, derive_title
+from .turns import (
+    chosen_alternative,
+    fill_counts,
+    last_turn,
+    merge_into_previous,
+    repair_turn,
+    start_alternative,
+    turn_of,
+    user_positions,
+)
 from .values import encodable, optional_text, storable_count, storable_seconds
 from .writer import current_writer, writer_alive
 
@@ -93,8 +103,15 @@ class MessageOps(SessionOps):
         tool_calls: Iterable[Mapping[str, Any]] | None = None,
         tool_call_id: str | None = None,
         tool_name: str | None = None,
+        alternative: int | None = None,
+        chosen: bool = True,
+        new_alternative: bool = False,
     ) -> StoredMessage:
         """Append a message at the end of a session and bump the session's updated_at.
+
+        An answer row joins the last turn's chosen alternative, or the `alternative` given
+        (`chosen` says whether it is the chosen one); `new_alternative` starts a new chosen
+        alternative of the last turn (storage.turns.start_alternative) with this row.
 
         Usage and timings that cannot be right (negative, not finite, beyond SQLite's 64-bit
         range) are stored as None; lone surrogates in text become U+FFFD (storage.values).
@@ -135,6 +152,15 @@ class MessageOps(SessionOps):
         # another process appending to the same session.
         with self.transaction() as conn:
             title, custom = self._session_title_state(conn, session_id)
+            if role == "user":
+                message.alternative, message.chosen = 0, True
+            elif new_alternative:
+                message.alternative, message.chosen = start_alternative(conn, session_id), True
+            elif alternative is None:
+                turn = last_turn(conn, session_id)
+                message.alternative = chosen_alternative(conn, session_id, turn) or 0
+            else:
+                message.alternative, message.chosen = alternative, chosen
             message.position = conn.execute(
                 "SELECT coalesce(max(position) + 1, 0) FROM messages WHERE session_id = ?",
                 (session_id,),
@@ -252,16 +278,27 @@ class MessageOps(SessionOps):
 
     def get_message(self, message_id: str) -> StoredMessage:
         """Return the message with this id."""
-        rows = self.query(f"{_MESSAGE_SELECT} WHERE id = ?", (message_id,))
-        if not rows:
-            raise MessageNotFoundError(f"no message with id {message_id!r}")
-        return message_from_row(rows[0])
+        with self.reading() as conn:
+            rows = self.query(f"{_MESSAGE_SELECT} WHERE id = ?", (message_id,))
+            if not rows:
+                raise MessageNotFoundError(f"no message with id {message_id!r}")
+            message = message_from_row(rows[0])
+            fill_counts(conn, message.session_id, [message])
+        return message
 
     def get_messages(
-        self, session_id: str, limit: int | None = None, before_position: int | None = None
+        self,
+        session_id: str,
+        limit: int | None = None,
+        before_position: int | None = None,
+        *,
+        alternatives: bool = False,
     ) -> list[StoredMessage]:
-        """Return messages oldest to newest; with limit, the last ones (before before_position)."""
-        where = "WHERE session_id = ?"
+        """Return messages oldest to newest; with limit, the last ones (before before_position).
+
+        Only the chosen alternative of each turn, unless `alternatives` asks for every row.
+        """
+        where = "WHERE session_id = ?" + ("" if alternatives else " AND chosen = 1")
         params: list[Any] = [session_id]
         if before_position is not None:
             where += " AND position < ?"
@@ -276,15 +313,20 @@ class MessageOps(SessionOps):
                 rows.reverse()
             if not rows:
                 self.get_session(session_id)  # an empty page, or no such session
-        return [message_from_row(row) for row in rows]
+            messages = [message_from_row(row) for row in rows]
+            fill_counts(self._conn, session_id, messages)
+        return messages
 
-    def count_messages(self, session_id: str) -> int:
-        """Return how many messages a session holds."""
+    def count_messages(self, session_id: str, from_position: int = 0) -> int:
+        """Return how many messages a session shows (chosen alternatives only), counting
+        from a position on."""
         with self.reading():
             count = int(
-                self.query("SELECT count(*) FROM messages WHERE session_id = ?", (session_id,))[0][
-                    0
-                ]
+                self.query(
+                    "SELECT count(*) FROM messages WHERE session_id = ? AND chosen = 1 "
+                    "AND position >= ?",
+                    (session_id, from_position),
+                )[0][0]
             )
             if count == 0:
                 self.get_session(session_id)
@@ -299,7 +341,12 @@ class MessageOps(SessionOps):
             if row is None:
                 raise MessageNotFoundError(f"no message with id {message_id!r}")
             session_id, position = row
+            users = user_positions(conn, session_id)
+            turn = turn_of(users, position)
+            if turn.start == position:  # a question: its answers join the turn before
+                merge_into_previous(conn, session_id, turn, turn_of(users, position - 1))
             conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            repair_turn(conn, session_id, turn_of(user_positions(conn, session_id), position))
             # Two steps through negative values, so UNIQUE(session_id, position) never clashes.
             conn.execute(
                 "UPDATE messages SET position = -position - 1 "

@@ -242,3 +242,14 @@ def m006_tool_messages(db: Database) -> None:
     db.execute("ALTER TABLE messages ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '[]'")
     db.execute("ALTER TABLE messages ADD COLUMN tool_call_id TEXT")
     db.execute("ALTER TABLE messages ADD COLUMN tool_name TEXT")
+
+
+@migration
+def m007_turn_alternatives(db: Database) -> None:
+    # A turn is a user message and every message after it up to the next user message (tool
+    # steps included). Regenerate and compare add alternatives of a turn instead of replacing
+    # it: each answer message says which alternative it belongs to (0, 1, ... dense within the
+    # turn) and whether that alternative is the chosen one (exactly one per turn). Positions
+    # stay unique in the session and every existing row is alternative 0, chosen.
+    db.execute("ALTER TABLE messages ADD COLUMN alternative INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE messages ADD COLUMN chosen INTEGER NOT NULL DEFAULT 1")

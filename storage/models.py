@@ -82,6 +82,12 @@ class StoredMessage:
     """A tool message's: the id of the call whose result `content` holds."""
     tool_name: str | None = None
     """A tool message's: the name of the tool that ran."""
+    alternative: int = 0
+    """Which answer of its turn this message belongs to (0-based; a user message's is 0)."""
+    chosen: bool = True
+    """Whether its alternative is the one the conversation follows (always True for a user's)."""
+    alternatives: int = field(default=1, metadata={"derived": True})
+    """How many alternatives its turn has (read, not stored; 1 when the turn has none other)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Return the message as a JSON-ready dict."""
@@ -156,7 +162,7 @@ class SessionNode:
 
 
 SESSION_COLUMNS = tuple(f.name for f in fields(Session))
-MESSAGE_COLUMNS = tuple(f.name for f in fields(StoredMessage))
+MESSAGE_COLUMNS = tuple(f.name for f in fields(StoredMessage) if not f.metadata.get("derived"))
 _JSON_FIELDS = frozenset({"generation_config", "metadata"})
 
 
@@ -200,6 +206,7 @@ def message_from_row(row: Sequence[Any]) -> StoredMessage:
     values = dict(zip(MESSAGE_COLUMNS, row, strict=True))
     values["metadata"] = _loads(values["metadata"])
     values["tool_calls"] = _loads_calls(values["tool_calls"])
+    values["chosen"] = bool(values["chosen"])
     return StoredMessage(**values)
 
 
@@ -221,6 +228,8 @@ def _storable(name: str, value: Any) -> Any:
         return storable_seconds(value)
     if isinstance(value, str):
         return encodable(value)
+    if isinstance(value, bool):
+        return int(value)
     return value
 
 

@@ -28,7 +28,8 @@ class SearchFilters:
 def filter_sql(filters: SearchFilters, *, titles: bool = False) -> tuple[str, list[Any]]:
     """An `AND …` clause over `m` (messages) and `s` (sessions) and its parameters; with
     `titles`, over `s` only (session-title hits)."""
-    clauses: list[str] = []
+    # Answers of a turn that are not its chosen alternative are out of view, search included.
+    clauses: list[str] = [] if titles else ["m.chosen = 1"]
     params: list[Any] = []
     if not filters.include_deleted:
         clauses.append("s.marker != 'deleted'")

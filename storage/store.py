@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from .alternatives import AlternativeOps
 from .database import BUSY_TIMEOUT_S
-from .forks import ForkOps
 from .models import (
     MESSAGE_COLUMNS,
     SESSION_COLUMNS,
@@ -20,7 +20,7 @@ from .profiles import DEFAULT_PROFILE, profile_path
 from .search import SearchOps
 
 
-class Store(ForkOps, SearchOps):
+class Store(AlternativeOps, SearchOps):
     """A profile's sessions and messages in one SQLite file, safe to share across threads."""
 
     def bulk_insert(

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for_kind
-from ..sanitize import valid_unicode, visible_controls, visible_line
+from ..sanitize import visible_line
+from .answer_printer import AnswerPrinter, answer_json
 from .options import (
     TEXT,
     app_context,
@@ -30,58 +29,6 @@ if TYPE_CHECKING:
 
     from ..context import AppContext
     from ..service.toolbox import Toolbox
-
-
-class AnswerPrinter:
-    """Writes streamed text to stdout; control sequences are made visible on a terminal.
-
-    Output that cannot be written never loses the turn: a closed pipe (`| head -1`) stops the
-    answer (`on_closed`), any other failure (a full disk) stops the printing while the answer
-    goes on being stored; `failure` says which happened.
-    """
-
-    def __init__(self, quiet: bool, on_closed: Callable[[], object] = lambda: None) -> None:
-        self.quiet = quiet
-        self.tty = sys.stdout.isatty()
-        self.last = ""
-        self.on_closed = on_closed
-        self.failure: OutputError | None = None
-
-    def _write(self, text: str) -> None:
-        if self.failure is not None:
-            return
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except OutputError as exc:
-            self.failure = exc
-            if isinstance(exc.error, BrokenPipeError):
-                self.on_closed()
-
-    def text(self, text: str) -> None:
-        if self.quiet or not text:
-            return
-        self._write(visible_controls(text) if self.tty else valid_unicode(text))
-        self.last = text
-
-    def notice(self, text: str) -> None:
-        click.echo(f"talu-chat: note: {visible_line(text)}", err=True)
-
-    def end(self) -> None:
-        if not self.quiet and self.last and not self.last.endswith("\n"):
-            self._write("\n")
-
-
-def answer_json(text: str, model: str, final: Chunk, **extra: Any) -> str:
-    """The one JSON document `ask --json` prints."""
-    return json.dumps({
-        "text": text,
-        "model": model,
-        "finish_reason": final.finish_reason,
-        "usage": final.usage.as_dict() if final.usage else None,
-        "metrics": final.metrics.as_dict() if final.metrics else None,
-        **extra,
-    }, ensure_ascii=False)
 
 
 def finish_ask(text: str, model: str, final: Chunk, as_json: bool,
@@ -177,8 +124,9 @@ def run_ask(ctx: AppContext, prompt: str, *, model_ref: str | None, system: str 
 
 @click.command()
 @click.argument("prompt", type=TEXT, required=False)
-@click.option("-m", "--model", "model_ref", type=TEXT, default=None, metavar="REF",
-              help="Model reference (default: the settings' default_model).")
+@click.option("-m", "--model", "model_refs", type=TEXT, multiple=True, metavar="REF",
+              help="Model reference (default: the settings' default_model); repeat it to ask "
+                   "several models at once and get one answer per model.")
 @click.option("-s", "--system", type=TEXT, default=None, help="System prompt.")
 @click.option("--session", "session_id", type=TEXT, default=None, metavar="ID",
               help="Continue this session (an id or a unique prefix).")
@@ -193,11 +141,16 @@ def run_ask(ctx: AppContext, prompt: str, *, model_ref: str | None, system: str 
                    "tools are named SERVER__TOOL).")
 @sampling_flags
 @profile_option
-def ask(prompt: str | None, model_ref: str | None, system: str | None, session_id: str | None,
+def ask(prompt: str | None, model_refs: tuple[str, ...], system: str | None,
+        session_id: str | None,
         continue_: bool, as_json: bool, allow_all: bool, allowed: tuple[str, ...],
         temperature: float | None, max_tokens: int | None, seed: int | None,
         options: tuple[tuple[str, str], ...], profile: str | None) -> None:
     """Ask one question and stream the answer (reads stdin when PROMPT is '-' or absent).
+
+    With --model given more than once, every model answers (endpoints at once, local models
+    one after another); each answer is printed under its model's name, and the session keeps
+    them all as alternatives of one turn (the first model's shown).
 
     No tools are offered unless --allow-tools, --allow-tool or the settings' [tools] allow
     list names them.
@@ -206,6 +159,15 @@ def ask(prompt: str | None, model_ref: str | None, system: str | None, session_i
     config = generation_options(options, temperature=temperature, max_tokens=max_tokens,
                                 seed=seed)
     text = read_prompt(prompt)
-    run_ask(ctx, text, model_ref=model_ref, system=system, config=config,
+    if len(model_refs) > 1:
+        if allow_all or allowed:
+            fail("tools are not offered when asking several models at once", EXIT_USAGE)
+        from .ask_compare import run_compare_ask
+
+        run_compare_ask(ctx, text, model_refs, system=system, config=config,
+                        session_id=session_id, continue_=continue_, as_json=as_json)
+        return
+    run_ask(ctx, text, model_ref=model_refs[0] if model_refs else None, system=system,
+            config=config,
             session_id=session_id, continue_=continue_, as_json=as_json,
             toolbox=_toolbox(ctx, allow_all, allowed))

@@ -7,7 +7,7 @@ from typing import TextIO
 
 from storage import Session, StoredMessage
 
-from ..formatting import answer_facts
+from ..formatting import alternative_label, answer_facts
 from ..sanitize import visible_controls
 from ..tool_lines import ToolExchange, exchange_line
 
@@ -137,6 +137,8 @@ class Renderer:
                 label = message.model_ref or "assistant"
                 if message.status not in ("complete", "streaming"):
                     label += f" ({message.status})"
+                if (alternative := alternative_label(message)) is not None:
+                    label += f" {alternative}"
             else:
                 label = message.role
             if message.content or not message.tool_calls:

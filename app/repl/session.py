@@ -83,6 +83,8 @@ class Repl:
         self.toolbox: Toolbox | None = None
         """The configured tools, opened before the first message (MCP servers start then)."""
         self._tools_opened = False
+        self.compare_refs: list[str] | None = None
+        """Models the next message goes to (`/compare`), when armed."""
 
     # the loop -----------------------------------------------------------------------------
 
@@ -118,6 +120,9 @@ class Repl:
             return await self.command(stripped)
         if text.startswith("//"):
             text = text[1:]
+        if self.compare_refs:
+            await self.compare(text)
+            return True
         await self.turn(self.service.send, self.session_id, text, config=self.config,
                         toolbox=await self._tools(), approve=self._approve)
         return True
@@ -200,6 +205,29 @@ class Repl:
         if finished is not None:
             self.render.finished(finished.assistant)
 
+    async def compare(self, text: str) -> None:
+        """Ask every armed model `text`; print each answer under its model's name as it ends."""
+        refs, self.compare_refs = self.compare_refs or [], None
+        try:
+            run = await asyncio.to_thread(self.service.compare, self.session_id, text, refs,
+                                          self.config)
+            self.render.dim(f"asking {', '.join(refs)}…")
+            with interrupt_calls(run.cancel):
+                async for tagged in run.events():
+                    event = tagged.event
+                    if isinstance(event, TurnNotice):
+                        self.render.notice(f"{refs[tagged.index]}: {event.text}")
+                    elif isinstance(event, TurnFinished):
+                        self.render.dim(f"== {tagged.index + 1}. {refs[tagged.index]} ==")
+                        if event.assistant.content:
+                            self.render.line(event.assistant.content.rstrip("\n"))
+                        self.render.finished(event.assistant)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self.render.dim("answer 1 is kept; /keep N goes on from another (on its model), "
+                        "/keep each forks one session per answer")
+
     # commands -----------------------------------------------------------------------------
 
     async def command(self, text: str) -> bool:
@@ -222,6 +250,13 @@ class Repl:
                 run, line = started
                 self.render.dim(line)
                 await self.turn(lambda: run)
+        elif action is Action.COMPARE:
+            if result.data == []:
+                self.render.error("/compare needs two or more model references "
+                                  "(/models lists them)")
+            else:
+                self.compare_refs = list(result.data) if result.data else None
+                self.render.line(result.message)
         elif action is Action.OPEN_SESSION:
             if result.message:
                 self.render.line(result.message)

@@ -34,6 +34,7 @@ from storage import (
 
 from ..errors import UsageError
 from ..settings import Settings
+from .alternatives import AlternativesMixin
 from .markers import MARKER_VERBS, TOGGLES, MarkResult
 from .short_ids import prefixes_by_neighbours
 from .tool_selection import DROP_KEY, USE_KEY
@@ -42,6 +43,7 @@ from .turns import TurnRun
 if TYPE_CHECKING:
     from engine import Engine, GenerationConfig
 
+    from .compare import CompareRun
     from .indexing import Indexer
     from .toolbox import Approve, Toolbox
 
@@ -115,7 +117,7 @@ def export_stem(session: Session) -> str:
     return f"{slug}-{session.id[:8]}"
 
 
-class ConversationService:
+class ConversationService(AlternativesMixin):
     """Sessions and turns of one profile, on one engine (created when first needed)."""
 
     def __init__(self, store: Store, engine: Engine | Callable[[], Engine], settings: Settings,
@@ -321,8 +323,8 @@ class ConversationService:
         limit = page
         if message_id is not None:
             target = self.store.get_message(message_id)
-            total = self.store.count_messages(session_id)
-            limit = max(page, total - target.position + 2)
+            # Alternatives not shown hold positions too: count the shown messages from it.
+            limit = max(page, self.store.count_messages(session_id, target.position) + 1)
         return session, self.store.get_messages(session_id, limit)
 
     def message(self, message_id: str) -> StoredMessage:
@@ -424,10 +426,20 @@ class ConversationService:
         return TurnRun(self, session_id, text, model_ref, config, toolbox=toolbox,
                        approve=approve, tool_choice=tool_choice)
 
-    def regenerate(self, session_id: str, config: dict[str, Any] | None = None) -> TurnRun:
-        """Answer the last user message again, replacing the answers after it.
+    def compare(self, session_id: str, text: str, refs: Sequence[str],
+                config: dict[str, Any] | None = None) -> CompareRun:
+        """A turn that asks every model in `refs` (2 or more) the same `text`: one answer per
+        model, stored as the turn's alternatives (the first model's chosen)."""
+        from .compare import CompareRun
 
-        Also the retry of a failed turn: the user message was kept, the failed answer goes.
+        return CompareRun(self, session_id, text, refs, config)
+
+    def regenerate(self, session_id: str, config: dict[str, Any] | None = None) -> TurnRun:
+        """Answer the last user message again, as a new alternative of its turn.
+
+        The earlier answers stay as the turn's other alternatives (browse them with
+        `choose_alternative`). Also the retry of a failed turn: an answer that is only an
+        error with no text is replaced, not kept.
         """
         from engine import EngineError
 
@@ -435,8 +447,7 @@ class ConversationService:
         users = [m for m in messages if m.role == "user"]
         if not users:
             raise EngineError("nothing to regenerate: the session has no user message")
-        self.store.truncate_after(session_id, users[-1].position)
-        return TurnRun(self, session_id, None, None, config)
+        return TurnRun(self, session_id, None, None, config, new_alternative=True)
 
     def continue_answer(self, session_id: str, config: dict[str, Any] | None = None, *,
                         toolbox: Toolbox | None = None,

@@ -102,6 +102,11 @@ def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list
     return messages
 
 
+def _last_user(history: Sequence[StoredMessage]) -> int:
+    """The index of the last user message in a history (-1 when there is none)."""
+    return max((i for i, m in enumerate(history) if m.role == "user"), default=-1)
+
+
 def _replayed(call: dict[str, Any]) -> ToolCall:
     """A stored tool call as the engine replays it to a model."""
     raw = str(call.get("arguments", ""))
@@ -119,7 +124,7 @@ class TurnRun:
                  model_ref: str | None, config: dict[str, Any] | None, *,
                  toolbox: Toolbox | None = None, approve: Approve | None = None,
                  tool_choice: str | None = None,
-                 continuing: StoredMessage | None = None) -> None:
+                 continuing: StoredMessage | None = None, new_alternative: bool = False) -> None:
         self.service = service
         self.session_id = session_id
         self.text = text
@@ -132,8 +137,12 @@ class TurnRun:
         """The first step's tool choice (auto, none, required, a name); later steps: auto."""
         self.continuing = continuing
         """The last answer, continued in place from its text (no new rows, no tools)."""
+        self.new_alternative = new_alternative
+        """The answer is a new alternative of the last turn (regenerate), not its only one."""
         self.user: StoredMessage | None = None
         self.assistant: StoredMessage | None = None
+        self.prepared: StoredMessage | None = None
+        """An answer row made ahead for the first step (a compare makes every model's first)."""
         self._stream: TurnStream | None = None
         self._cancelled = False
         self._final: Chunk = Chunk(done=True, finish_reason="cancelled")
@@ -152,6 +161,8 @@ class TurnRun:
             self.user = await asyncio.to_thread(store.add_message, self.session_id, "user",
                                                 self.text)
         session, history = await asyncio.to_thread(self.service.load, self.session_id)
+        if self.new_alternative:  # answer the question again, not after the shown answer
+            history = history[:_last_user(history) + 1]
         ref = self.model_ref or session.model_ref or self.service.default_model
         config = self.service.generation_config(session, self.config)
         if self.continuing is not None:
@@ -196,15 +207,19 @@ class TurnRun:
         """One answer of the model: its row, its streamed text, its final state."""
         store = self.service.store
         earlier = self.continuing
-        if earlier is None:
-            self.assistant = await asyncio.to_thread(
-                store.add_message, self.session_id, "assistant", "", status="streaming",
-                model_ref=ref)
-            yield TurnStarted(user, self.assistant)
-        else:
+        if earlier is not None:
             await asyncio.to_thread(store.update_message, earlier.id, status="streaming")
             self.assistant = await asyncio.to_thread(store.get_message, earlier.id)
             yield TurnContinued(self.assistant)
+        else:
+            if self.prepared is not None:
+                self.assistant, self.prepared = self.prepared, None
+            else:
+                self.assistant = await asyncio.to_thread(
+                    store.add_message, self.session_id, "assistant", "", status="streaming",
+                    model_ref=ref, new_alternative=self.new_alternative)
+            self.new_alternative = False  # later steps (tool loop) join the same alternative
+            yield TurnStarted(user, self.assistant)
 
         # The session id names the conversation's saved model state (local models).
         stream = self.service.engine.stream(ref, messages, config, cache_key=self.session_id,
@@ -240,6 +255,11 @@ class TurnRun:
         if indexer is not None:
             indexer.nudge()  # the TUI indexes the new messages in the background
         yield TurnFinished(stored, final)
+
+    def answer(self, ref: str, messages: list[Message],
+               config: GenerationConfig) -> AsyncIterator[TurnEvent]:
+        """One answer of `ref` to `messages`, without tools, into this run's session."""
+        return self._step(ref, messages, config, (), None, None)
 
     async def _run_call(self, call: ToolCall) -> TurnToolResult:
         """Approve and run one call (an invalid one is answered with its error); store the

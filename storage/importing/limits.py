@@ -32,6 +32,9 @@ class ImportLimits:
     max_tool_calls: int = 10_000
     """Most tool calls in one message."""
 
+    max_alternatives: int = 1_000
+    """Most alternatives (regenerated or compared answers) of one turn."""
+
     max_text_chars: int = 50_000_000
     """Longest text of any one field (a message, a title, an id...), in characters."""
 

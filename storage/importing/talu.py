@@ -1,7 +1,11 @@
 """Read talu-chat's own JSON export (the inverse of export's render_json).
 
-Reads export versions 1 (text messages) and 2 (adds tool calls and tool results); a newer
-version is refused. Lenient where a backup of an older database must still load: missing
+Reads export versions 1 (text messages), 2 (adds tool calls and tool results) and 3 (adds
+the alternatives of each turn); a newer version is refused. Alternatives are repaired, not
+trusted: renumbered 0..n-1 within their turn (at most ImportLimits.max_alternatives), and
+exactly one chosen per turn (the first one marked chosen, else the first).
+
+Lenient where a backup of an older database must still load: missing
 optional fields take defaults, positions are renumbered, and token counts or timings that
 cannot be right (negative, non-finite, beyond SQLite's range) are dropped. Strict on types: a
 wrong one is an error, and so is a tool field on the wrong role or a tool message with no call
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ImportFormatError
+from ..errors import ImportFormatError, ImportLimitError
 from ..ids import new_id, utc_now
 from ..models import (
     FINISH_REASONS,
@@ -39,7 +43,7 @@ from .records import (
 )
 
 FORMAT_NAME = "talu-chat"
-SUPPORTED_VERSION = 2
+SUPPORTED_VERSION = 3
 
 
 def parse(document: Any, limits: ImportLimits = DEFAULT_LIMITS) -> list[Record]:
@@ -93,7 +97,35 @@ def _session(raw: Any, where: str, limits: ImportLimits) -> Record:
     messages.sort(key=lambda message: message.position)
     for position, message in enumerate(messages):
         message.position = position  # contiguous again, whatever the file held
+    for turn in _turns(messages):
+        _repair_alternatives(turn, where, limits)
     return session, messages
+
+
+def _turns(messages: list[StoredMessage]) -> list[list[StoredMessage]]:
+    """The answer rows of each turn (what follows a user message, or opens the session)."""
+    turns: list[list[StoredMessage]] = [[]]
+    for message in messages:
+        if message.role == "user":
+            message.alternative, message.chosen = 0, True
+            turns.append([])
+        else:
+            turns[-1].append(message)
+    return [turn for turn in turns if turn]
+
+
+def _repair_alternatives(turn: list[StoredMessage], where: str, limits: ImportLimits) -> None:
+    """Dense alternative numbers in the file's order of them, and exactly one chosen."""
+    numbers = sorted({message.alternative for message in turn})
+    if len(numbers) > limits.max_alternatives:
+        raise ImportLimitError(f"{where}: a turn has {len(numbers):,} alternatives; "
+                               f"the import limit is {limits.max_alternatives:,}")
+    dense = {number: index for index, number in enumerate(numbers)}
+    for message in turn:
+        message.alternative = dense[message.alternative]
+    chosen = min((m.alternative for m in turn if m.chosen), default=0)
+    for message in turn:
+        message.chosen = message.alternative == chosen
 
 
 def _message(
@@ -134,7 +166,17 @@ def _message(
         tool_calls=_tool_calls(raw.get("tool_calls"), role, where, limits),
         tool_call_id=_tool_text(raw, "tool_call_id", role, where, limits),
         tool_name=_tool_text(raw, "tool_name", role, where, limits),
+        alternative=_alternative(raw.get("alternative"), where),
+        chosen=optional(raw.get("chosen"), bool, where, "'chosen'") is not False,
     )
+
+
+def _alternative(raw: Any, where: str) -> int:
+    """A message's alternative number: any integer from 0 (only the order matters)."""
+    value = optional(raw, int, where, "'alternative'")
+    if value is not None and not 0 <= value < 2**63:
+        raise ImportFormatError(f"{where}: 'alternative' {shown(value)} is not a number from 0")
+    return 0 if value is None else int(value)
 
 
 def _tool_calls(raw: Any, role: str, where: str, limits: ImportLimits) -> list[dict[str, Any]]:

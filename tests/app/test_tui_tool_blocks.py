@@ -1,5 +1,5 @@
 """Tool calls and results in the TUI: compact one-line blocks that expand (Enter on the focused
-block, a click, Enter on the focused message, Ctrl+O for all), live and when the session is
+block, a click, Enter on the focused message, Ctrl+T for all), live and when the session is
 opened again; a result's markup and escape sequences read literally. The model is the scripted
 endpoint; the tool is the real `read_file`, preapproved by the settings' allow list."""
 
@@ -69,12 +69,12 @@ async def test_blocks_are_compact_expand_and_show_untrusted_text_literally(
         await pilot.click(call_block)
         await pilot.pause()
         assert call_block.expanded and '"path": "notes.txt"' in _shown(call_block)
-        # Ctrl+O expands every block, then collapses them all
+        # Ctrl+T expands every block, then collapses them all
         screen.prompt.focus()
-        await pilot.press("ctrl+o")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert all(b.expanded for b in screen.log_view.query(ToolBlock))
-        await pilot.press("ctrl+o")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert not any(b.expanded for b in screen.log_view.query(ToolBlock))
         # Enter on the focused tool message expands its block
@@ -95,6 +95,6 @@ async def test_blocks_are_compact_expand_and_show_untrusted_text_literally(
         call_block, result_block = screen.log_view.query(ToolBlock)
         assert _shown(call_block).endswith(f"· ran · {len(result.content)} chars")
         assert not result_block.expanded
-        await pilot.press("ctrl+o")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert "[bold red]not markup[/]" in _shown(result_block)

@@ -81,6 +81,12 @@ def with_fields(
 # Then hostile_spots() replaces a few values anywhere in them with any JSON value at all.
 
 METRIC = st.one_of(st.integers(0, 10**6), EDGE_INTS, FLOATS)
+# Alternatives of a turn (export version 3): numbers with gaps, huge or negative, and any
+# number of rows marked chosen (none, several, on user messages).
+ALTERNATIVE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "alternative": st.integers(0, 3) | EDGE_INTS,
+    "chosen": st.booleans(),
+}
 TEXT_MESSAGE = with_fields(
     {"role": st.sampled_from(ROLES), "content": TEXT},
     id=st.sampled_from(["m1", "m2", "", "m1\ud800"]) | TEXT,
@@ -99,6 +105,7 @@ TEXT_MESSAGE = with_fields(
     metadata=st.dictionaries(TEXT, JSON, max_size=3),
     # Mostly absent; when present on a role that may not carry it, the import refuses it.
     tool_call_id=st.none() | TEXT,
+    **ALTERNATIVE_FIELDS,
 )
 # Tool steps (export version 2): an assistant's calls, with arguments as JSON text (or not),
 # and tool results answering them, or naming calls that do not exist.
@@ -116,6 +123,7 @@ TOOL_CALLS_MESSAGE = with_fields(
     finish_reason=st.sampled_from(["tool_calls", "stop", None]),
     status=st.sampled_from(STATUSES),
     model_ref=TEXT,
+    **ALTERNATIVE_FIELDS,
 )
 TOOL_RESULT_MESSAGE = with_fields(
     {
@@ -125,6 +133,7 @@ TOOL_RESULT_MESSAGE = with_fields(
     },
     tool_name=st.none() | TEXT,
     status=st.sampled_from(STATUSES),
+    **ALTERNATIVE_FIELDS,
 )
 TALU_MESSAGE = st.one_of(TEXT_MESSAGE, TEXT_MESSAGE, TOOL_CALLS_MESSAGE, TOOL_RESULT_MESSAGE)
 TALU_SESSION = with_fields(
@@ -145,7 +154,7 @@ TALU_SESSION = with_fields(
 TALU_PLAUSIBLE = with_fields(
     {
         "format": st.just("talu-chat"),
-        "version": st.sampled_from([1, 2]),
+        "version": st.sampled_from([1, 2, 3]),
         "sessions": st.lists(TALU_SESSION, max_size=3),
     },
     exported_at=JSON,
@@ -237,6 +246,7 @@ SMALL_LIMITS = st.one_of(
         max_messages=st.integers(1, 4),
         max_text_chars=st.integers(1, 30),
         max_tool_calls=st.integers(1, 3),
+        max_alternatives=st.integers(1, 3),
     ),
 )
 
@@ -308,9 +318,28 @@ def check_import(
             kept_messages = [m for s in first["sessions"] for m in s["messages"]]
             if any(m["tool_calls"] or m["role"] == "tool" for m in kept_messages):
                 event("imported tool steps")
+            for session in first["sessions"]:
+                check_alternatives(session["messages"])
     assert time.monotonic() - started < EXAMPLE_BUDGET_S
     event(outcome)
     return outcome
+
+
+def check_alternatives(messages: list[dict[str, Any]]) -> None:
+    """Each turn's alternatives are numbered 0..n-1 and exactly one of them is chosen."""
+    turns: list[list[dict[str, Any]]] = [[]]
+    for message in messages:
+        if message["role"] == "user":
+            assert (message["alternative"], message["chosen"]) == (0, True)
+            turns.append([])
+        else:
+            turns[-1].append(message)
+    for turn in filter(None, turns):
+        numbers = {m["alternative"] for m in turn}
+        assert numbers == set(range(len(numbers)))
+        assert len({m["alternative"] for m in turn if m["chosen"]}) == 1
+        if len(numbers) > 1:
+            event("imported alternatives")
 
 
 # --- the fuzzers ---------------------------------------------------------------------------

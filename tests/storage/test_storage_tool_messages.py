@@ -12,6 +12,7 @@ import pytest
 from sqlite_utils import Database
 
 from storage import ImportFormatError, Store, export_sessions, import_file
+from storage.export import EXPORT_VERSION
 from storage.migrations import MIGRATIONS, migrate, pending
 
 HOSTILE_NAME = "<b>get_time</b>\x1b[31m"
@@ -115,7 +116,7 @@ def test_tool_results_are_searchable(store: Store) -> None:
 def test_json_export_imports_back_with_the_same_messages(store: Store, tmp_path: Path) -> None:
     sid = tool_session(store)
     text = export_sessions(store, [sid], "json")
-    assert json.loads(text)["version"] == 2
+    assert json.loads(text)["version"] == EXPORT_VERSION
     path = tmp_path / "export.json"
     path.write_text(text, encoding="utf-8")
     with Store.open(tmp_path / "fresh.db") as fresh:
@@ -221,8 +222,8 @@ def test_version_1_export_still_imports(store: Store, tmp_path: Path) -> None:
     ]
 
 
-def test_version_3_export_is_refused(store: Store, tmp_path: Path) -> None:
-    path = write(tmp_path / "v3.json", {**VERSION_1, "version": 3})
+def test_newer_export_version_is_refused(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "v4.json", {**VERSION_1, "version": EXPORT_VERSION + 1})
     with pytest.raises(ImportFormatError, match="made by a newer talu-chat"):
         import_file(store, path)
     assert store.list_sessions("all") == []
@@ -319,7 +320,7 @@ def test_m005_database_upgrades_in_place_and_keeps_its_messages(tmp_path: Path) 
     build_m005(path)
     with Store.open(path) as store:
         assert pending(store.db) == []
-        assert MIGRATIONS[-1].__name__ == "m006_tool_messages"
+        assert "m006_tool_messages" in [fn.__name__ for fn in MIGRATIONS]
         old = store.get_messages("s1")
         assert [(m.id, m.role, m.content, m.energy_j) for m in old] == [
             ("m0", "user", "what is a zebra crossing", 2.5),

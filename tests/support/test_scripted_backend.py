@@ -114,6 +114,17 @@ async def test_cancel_stops_an_endless_answer(scripted) -> None:
     assert call.outcome == "cancelled" and call.text.startswith("Counting: tick 1 tick 2")
 
 
+@pytest.mark.timeout(30)
+async def test_a_stream_cancelled_before_it_starts_ends_cancelled(scripted) -> None:
+    # A compare cancels the answers still queued behind a local model before they start.
+    engine = Engine(EngineConfig(), discover=False)
+    turn = engine.stream("scripted::endless", HI)
+    turn.cancel()
+    chunks = [chunk async for chunk in turn]
+    await engine.aclose()
+    assert [c.finish_reason for c in chunks] == ["cancelled"] and not scripted.calls
+
+
 async def test_closing_the_stream_early_closes_the_backend(scripted) -> None:
     engine = Engine(EngineConfig(), discover=False)
     turn = engine.stream("scripted::endless", HI)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,10 +30,12 @@ from ... import commands
 from ...commands import Action, CommandResult
 from ...sanitize import visible_line
 from ...service import ConversationService, SidebarSessions, TurnRun, export_stem
+from ..compare import ComparePresenter
 from ..key_help import key_help
 from ..tools import ChatTools
 from ..turns import USER_ERRORS, ActiveTurn, TurnPresenter
 from ..widgets.chat_log import PAGE_SIZE, ChatLog
+from ..widgets.compare_view import CompareColumn, CompareView
 from ..widgets.message_view import MessageView
 from ..widgets.prompt_input import PromptInput
 from ..widgets.sidebar import SessionSidebar
@@ -40,7 +43,7 @@ from ..widgets.status_bar import StatusBar
 from ..widgets.tool_block import ToolBlock
 from .dialogs import TextEditor, TextPrompt
 from .export import ExportRequest, ExportScreen
-from .model_picker import ModelPicker
+from .model_picker import CompareModelPicker, ModelPicker
 from .search import SearchChoice, SearchScreen
 
 T = TypeVar("T")
@@ -67,9 +70,11 @@ class ChatScreen(Screen[None]):
                 tooltip="Fork at the last message"),
         Binding("ctrl+r", "regenerate", "Regenerate", show=False, priority=True,
                 tooltip="Regenerate the last answer (or retry)"),
+        Binding("ctrl+g", "compare", "Compare", show=False, priority=True,
+                tooltip="Compare models: the next message goes to each of them"),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False, priority=True,
                 tooltip="Hide / show the sidebar"),
-        Binding("ctrl+o", "toggle_tool_blocks", "Tool blocks", show=False, priority=True,
+        Binding("ctrl+t", "toggle_tool_blocks", "Tool blocks", show=False, priority=True,
                 tooltip="Expand / collapse every tool call and result"),
         Binding("ctrl+up", "focus_last_message", "Messages", show=False,
                 tooltip="Focus the messages (then ↑/↓ and the keys below)"),
@@ -85,6 +90,9 @@ class ChatScreen(Screen[None]):
         self.session_id: str | None = None
         self.pending_model: str | None = None
         self.turns: TurnPresenter | None = None
+        self.compares: ComparePresenter | None = None
+        self.compare_refs: list[str] | None = None
+        """Models the next message goes to (a compare), when armed."""
         self.tools = ChatTools(self, service.settings, self._say)
 
     def compose(self) -> ComposeResult:
@@ -139,6 +147,8 @@ class ChatScreen(Screen[None]):
     def on_mount(self) -> None:
         self.turns = TurnPresenter(self.log_view, self.status, self._say,
                                    lambda: self.session_id, self.refresh_sidebar)
+        self.compares = ComparePresenter(self.log_view, self.status, self._say,
+                                         lambda: self.session_id, self.refresh_sidebar)
         self.status.profile = self.profile
         self.status.model_ref = self.service.default_model
         self.prompt.focus()
@@ -258,9 +268,16 @@ class ChatScreen(Screen[None]):
         except USER_ERRORS as exc:
             self._error(exc)
             return
-        if self.turns is None or self.turns.is_streaming(session_id):
+        if (self.turns is None or self.compares is None or self.turns.is_streaming(session_id)
+                or self.compares.is_streaming(session_id)):
             self._say("An answer is still streaming: wait, or press Esc to stop it.", "warning")
             self.prompt.load_text(text)
+            return
+        if self.compare_refs:
+            refs, self.compare_refs = self.compare_refs, None
+            run = await self._try(self.service.compare, session_id, text, refs)
+            if run is not None:
+                self.run_worker(self.compares.stream_compare(run), group="turns")
             return
         self.run_turn(self.service.send(session_id, text[1:] if text.startswith("//") else text,
                                         toolbox=self.tools.toolbox,
@@ -275,6 +292,8 @@ class ChatScreen(Screen[None]):
         """Stop the streaming answer of this session, keeping what arrived."""
         if self.turns is not None and self.turns.stop(self.session_id):
             self._say("Stopped; the partial answer is kept.")
+        elif self.compares is not None and self.compares.stop(self.session_id):
+            self._say("Stopped every answer; what arrived is kept.")
         elif not self.prompt.has_focus:
             self.prompt.focus()
 
@@ -316,12 +335,69 @@ class ChatScreen(Screen[None]):
                 await self.action_regenerate()
             elif event.action == "continue":
                 await self.continue_answer()
+            elif event.action in ("alt_prev", "alt_next"):
+                await self.browse_alternative(event.action[4:], message.id)
             elif event.action == "delete":
                 await self._db(self.service.delete_message, message.id)
                 await event.view.remove()
                 self._say("Message deleted.")
         except USER_ERRORS as exc:
             self._error(exc)
+
+    async def browse_alternative(self, step: str, message_id: str | None = None) -> None:
+        """Show another alternative of a turn: in place on the last turn, as a fork (opened
+        here) on an earlier one."""
+        if self.session_id is None:
+            return
+        if self.runs.get(self.session_id):
+            self._say("An answer is still streaming: wait, or press Esc to stop it.", "warning")
+            return
+        result = await self._try(self.service.browse_alternative, self.session_id, step,
+                                 message_id)
+        if result is None:
+            return
+        session, _browsed = result
+        shown = await self._db(self.service.last_answer, session.id)
+        forked = session.id != self.session_id
+        await self.open_session(session.id, shown.id if shown is not None else None)
+        if forked:
+            self.refresh_sidebar()
+            self._say("That answer is on an earlier turn: it opened as a fork, the "
+                      "conversation stays as it was.")
+
+    @work(group="dialogs")
+    async def action_compare(self) -> None:
+        """Pick two or more models; the next message goes to each of them."""
+        refs = await self.app.push_screen_wait(CompareModelPicker(self.service.engine,
+                                                                  self.status.model_ref))
+        if refs:
+            await self.run_command("/compare " + " ".join(shlex.quote(ref) for ref in refs))
+
+    @on(CompareView.Keep)
+    async def _keep_answer(self, event: CompareView.Keep) -> None:
+        if self.session_id is None or self.compares is None:
+            return
+        if self.compares.is_streaming(self.session_id):
+            self._say("The answers are still streaming: wait, or press Esc to stop them.",
+                      "warning")
+            return
+        session = await self._try(self.service.keep_alternative, self.session_id, event.index)
+        if session is not None:
+            await self.open_session(session.id)
+            self.prompt.focus()
+            self._say(f"Kept the answer of {session.model_ref}; the session goes on from it, "
+                      "on that model (←/→ on the answer shows the others).")
+
+    @on(CompareView.ForkAll)
+    async def _fork_per_model(self) -> None:
+        if self.session_id is None or (self.compares and
+                                       self.compares.is_streaming(self.session_id)):
+            return
+        forks = await self._try(self.service.fork_alternatives, self.session_id)
+        if forks is not None:
+            self.refresh_sidebar()
+            self._say(f"Forked {len(forks)} sessions, one per other model; this one keeps the "
+                      "first answer.")
 
     @work(group="dialogs")
     async def edit_message(self, message: StoredMessage) -> None:
@@ -481,6 +557,12 @@ class ChatScreen(Screen[None]):
             await self.action_regenerate()
         elif action is Action.CONTINUE:
             await self.continue_answer()
+        elif action is Action.COMPARE:
+            if result.data == []:
+                self.action_compare()
+                return
+            self.compare_refs = list(result.data) if result.data else None
+            self._say(result.message)
         elif action is Action.OPEN_SESSION:
             await self.show_session(str(result.data), result.message)
         elif action in (Action.MCP_PROMPT, Action.MCP_RESOURCE):
@@ -512,4 +594,5 @@ class ChatScreen(Screen[None]):
         return key_help([("Chat", self.BINDINGS), ("Prompt", prompt),
                          ("A focused message", MessageView.BINDINGS),
                          ("A focused tool block (Tab reaches it)", ToolBlock.BINDINGS),
+                         ("A compared answer", CompareColumn.BINDINGS),
                          ("Anywhere", [palette, *self.app.BINDINGS])])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,6 +18,9 @@ from engine import EngineError
 
 if TYPE_CHECKING:
     from engine import Engine, ModelInfo
+
+
+ResultT = TypeVar("ResultT")
 
 
 def _size(size: int | None) -> str:
@@ -36,13 +39,16 @@ def plan_text(plan: dict[str, Any]) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in plan.items())
 
 
-class ModelPicker(ModalScreen[str | None]):
+class PickerBase(ModalScreen[ResultT]):
     """Lists models as they are discovered; Enter picks, typing a reference works too."""
 
     AUTO_FOCUS = "#model-filter"
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
                 Binding("down", "focus_list", "Models", show=False)]
+
+    TITLE = "Switch model (applies to the next answer)"
+    HELP = "Enter picks · Esc cancels"
 
     def __init__(self, engine: Engine, current: str | None) -> None:
         super().__init__()
@@ -52,12 +58,19 @@ class ModelPicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="model-picker"):
-            yield Static(Content("Switch model (applies to the next answer)"), classes="title")
+            yield Static(Content(self.TITLE), classes="title")
             yield Input(placeholder="filter, or type a reference like openai::gpt-4o-mini",
                         id="model-filter")
             yield OptionList(id="model-list")
             yield Static(Content("discovering models…"), classes="details", id="model-details")
-            yield Static(Content("Enter picks · Esc cancels"), classes="help")
+            yield Static(Content(self.HELP), classes="help")
+
+    def mark(self, ref: str) -> str:
+        """The mark before a model in the list."""
+        return "● " if ref == self.current else "  "
+
+    def picked(self, ref: str) -> None:
+        """A valid reference was chosen."""
 
     def on_mount(self) -> None:
         self.discover()
@@ -84,8 +97,8 @@ class ModelPicker(ModalScreen[str | None]):
                 continue
             extra = " · ".join(str(x) for x in (model.source, _size(model.size_bytes),
                                                 model.details.get("quantization")) if x)
-            mark = "● " if model.ref == self.current else "  "
-            option_list.add_option(Option(Content(f"{mark}{model.ref}   {extra}"), id=model.ref))
+            option_list.add_option(Option(Content(f"{self.mark(model.ref)}{model.ref}   {extra}"),
+                                          id=model.ref))
         if option_list.option_count:
             option_list.highlighted = 0
 
@@ -131,4 +144,48 @@ class ModelPicker(ModalScreen[str | None]):
             self.app.call_from_thread(self.query_one("#model-details", Static).update,
                                       Content(str(exc)))
             return
-        self.app.call_from_thread(self.dismiss, ref)
+        self.app.call_from_thread(self.picked, ref)
+
+
+class ModelPicker(PickerBase[str | None]):
+    """Pick the model of the next answer."""
+
+    def picked(self, ref: str) -> None:
+        self.dismiss(ref)
+
+
+class CompareModelPicker(PickerBase[list[str] | None]):
+    """Pick two or more models to answer the next message side by side."""
+
+    TITLE = "Compare models: your next message goes to each of them"
+    HELP = "Enter selects / unselects · Ctrl+S compares (2 or more) · Esc cancels"
+    BINDINGS = [*PickerBase.BINDINGS,
+                Binding("ctrl+s", "compare", "Compare", priority=True)]
+
+    def __init__(self, engine: Engine, current: str | None) -> None:
+        super().__init__(engine, current)
+        self.selected: list[str] = []
+
+    def mark(self, ref: str) -> str:
+        return "☑ " if ref in self.selected else "☐ "
+
+    def picked(self, ref: str) -> None:
+        if ref in self.selected:
+            self.selected.remove(ref)
+        else:
+            self.selected.append(ref)
+        option_list = self.query_one("#model-list", OptionList)
+        highlighted = option_list.highlighted
+        self._fill(self.query_one("#model-filter", Input).value)
+        if highlighted is not None and highlighted < option_list.option_count:
+            option_list.highlighted = highlighted
+        shown = ", ".join(self.selected) or "none"
+        self.query_one("#model-details", Static).update(Content(f"selected: {shown}"))
+
+    def action_compare(self) -> None:
+        """Dismiss with the selection (two or more models)."""
+        if len(self.selected) < 2:
+            self.query_one("#model-details", Static).update(
+                Content("select two or more models to compare"))
+            return
+        self.dismiss(list(self.selected))

@@ -89,14 +89,16 @@ class ChatLog(VerticalScroll):
 
     def focus_step(self, step: int | None, after_last: Widget) -> None:
         """Move the focus `step` messages from the focused one (None: to the last message);
-        past the last message, focus goes to `after_last`."""
-        views = self.views()
+        past the last message, focus goes to `after_last`. A compare's answers count as
+        messages."""
+        views: list[Widget] = [w for w in self.query("MessageView, CompareColumn")
+                               if w.can_focus]
         if step is None:
             if views:
                 views[-1].focus()
             return
         focused = self.screen.focused
-        if not isinstance(focused, MessageView) or focused not in views:
+        if focused is None or focused not in views:
             return
         index = views.index(focused) + step
         if 0 <= index < len(views):

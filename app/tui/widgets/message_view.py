@@ -58,6 +58,8 @@ class MessageView(Vertical, can_focus=True):
         Binding("d", "delete", "Delete"),
         Binding("enter", "toggle_tools", "Expand / collapse its tool blocks"),
         Binding("n", "continue", "Continue (a stopped or cut answer)"),
+        Binding("left", "alternative('prev')", "Previous answer (‹ ›)"),
+        Binding("right", "alternative('next')", "Next answer (‹ ›)"),
         Binding("up,k", "screen.focus_previous_message", "Previous", show=False),
         Binding("down,j", "screen.focus_next_message", "Next", show=False),
     ]
@@ -157,6 +159,8 @@ class MessageView(Vertical, can_focus=True):
             return can_continue(self.message)
         if action == "toggle_tools":
             return bool(self._blocks) or bool(self.message.tool_calls)
+        if action == "alternative":
+            return self.message.alternatives > 1 and self.message.role != "user"
         return True
 
     def _post(self, action: str) -> None:
@@ -183,3 +187,7 @@ class MessageView(Vertical, can_focus=True):
     def action_toggle_tools(self) -> None:
         blocks = self.tool_blocks
         self.expand_tools(not all(b.expanded for b in blocks))
+
+    def action_alternative(self, step: str) -> None:
+        """Show the previous or next alternative of this answer's turn."""
+        self._post(f"alt_{step}")
