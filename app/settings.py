@@ -102,6 +102,19 @@ class ServeSettings(BaseModel):
     tokens and time only)."""
 
 
+class AttachmentSettings(BaseModel):
+    """`[attachments]`: how much `/attach` and `ask --attach` may bring into one message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_bytes: int = Field(2 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)
+    """Largest file attached, in bytes (a larger one is refused with one line)."""
+    max_total_bytes: int = Field(8 * 1024 * 1024, ge=1, le=4 * 1024 * 1024 * 1024)
+    """Most bytes the attachments of one message hold together."""
+    max_files: int = Field(32, ge=1, le=10_000)
+    """Most files one message attaches (a folder or a glob counts each file)."""
+
+
 SEARCH_MODES = ("text", "semantic", "hybrid")
 """How `talu-chat search` and the TUI's search find messages (see SearchSettings.mode)."""
 
@@ -195,6 +208,8 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=lambda: SearchSettings())
     mcp: MCPSettings = Field(default_factory=lambda: MCPSettings())
     tools: ToolSettings = Field(default_factory=lambda: ToolSettings())
+    attachments: AttachmentSettings = Field(default_factory=lambda: AttachmentSettings())
+    """Bounds of the files attached to a message (`/attach`, `ask --attach`)."""
     """Search by meaning (`talu-chat search --semantic / --hybrid`)."""
 
     @field_validator("data_dir", mode="before")

@@ -79,6 +79,11 @@ class EndpointConfig(BaseModel):
     """Retries of connection errors, 429 and 5xx before the first token."""
     models: list[str] = Field(default_factory=list)
     """Models to list when the server has no /v1/models."""
+    image_models: list[str] = Field(default_factory=list)
+    """Models (names or fnmatch patterns, e.g. "gpt-4o*") that take images: they get
+    attached images as `image_url` parts; others refuse an image before the request."""
+    audio_models: list[str] = Field(default_factory=list)
+    """Models (names or patterns) that take `input_audio` parts (wav, mp3)."""
 
 
 class EngineConfig(BaseModel):

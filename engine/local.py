@@ -365,6 +365,18 @@ class LocalBackend(Backend):
 
         return await asyncio.to_thread(render)
 
+    async def count_tokens(self, model: str, messages: Sequence[Message]) -> tuple[int, bool]:
+        """The exact prompt size of `messages` with the model's own tokenizer and template."""
+        def count() -> int:
+            loaded = self.pool.acquire(Path(model))
+            try:
+                with loaded.lock:
+                    return len(loaded.render(messages)[0])
+            finally:
+                self.pool.release(loaded)
+
+        return await asyncio.to_thread(count), False
+
     async def prepare(self, model: str) -> None:
         loaded = await asyncio.to_thread(self.pool.acquire, Path(model))
         self.pool.release(loaded)

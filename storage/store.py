@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from .attachments import AttachmentOps
 from .database import BUSY_TIMEOUT_S
 from .forks import ForkOps
 from .models import (
@@ -20,7 +21,7 @@ from .profiles import DEFAULT_PROFILE, profile_path
 from .search import SearchOps
 
 
-class Store(ForkOps, SearchOps):
+class Store(ForkOps, SearchOps, AttachmentOps):
     """A profile's sessions and messages in one SQLite file, safe to share across threads."""
 
     def bulk_insert(

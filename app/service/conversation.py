@@ -34,6 +34,7 @@ from storage import (
 
 from ..errors import UsageError
 from ..settings import Settings
+from .attachments import AttachmentMethods
 from .markers import MARKER_VERBS, TOGGLES, MarkResult
 from .short_ids import prefixes_by_neighbours
 from .turns import TurnRun
@@ -41,6 +42,7 @@ from .turns import TurnRun
 if TYPE_CHECKING:
     from engine import Engine, GenerationConfig
 
+    from ..attachments import Attachment
     from .indexing import Indexer
     from .toolbox import Approve, Toolbox
 
@@ -112,7 +114,7 @@ def export_stem(session: Session) -> str:
     return f"{slug}-{session.id[:8]}"
 
 
-class ConversationService:
+class ConversationService(AttachmentMethods):
     """Sessions and turns of one profile, on one engine (created when first needed)."""
 
     def __init__(self, store: Store, engine: Engine | Callable[[], Engine], settings: Settings,
@@ -391,11 +393,14 @@ class ConversationService:
 
     def send(self, session_id: str, text: str, *, model_ref: str | None = None,
              config: dict[str, Any] | None = None, toolbox: Toolbox | None = None,
-             approve: Approve | None = None, tool_choice: str | None = None) -> TurnRun:
-        """A turn that stores `text` as the user message and streams the answer; with a
-        `toolbox`, the model may call its tools (run as `approve` allows), step by step."""
+             approve: Approve | None = None, tool_choice: str | None = None,
+             attachments: Sequence[Attachment] = ()) -> TurnRun:
+        """A turn that stores `text` (with its `attachments`) as the user message and streams
+        the answer; with a `toolbox`, the model may call its tools (run as `approve` allows),
+        step by step."""
         return TurnRun(self, session_id, text, model_ref, config, toolbox=toolbox,
-                       approve=approve, tool_choice=tool_choice)
+                       approve=approve, tool_choice=tool_choice, attachments=attachments)
+
 
     def regenerate(self, session_id: str, config: dict[str, Any] | None = None) -> TurnRun:
         """Answer the last user message again, replacing the answers after it.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from storage import Session, StoredMessage
 if TYPE_CHECKING:
     from engine import GenerationConfig, Tool, TurnStream
 
+    from ..attachments import Attachment
     from .conversation import ConversationService
     from .toolbox import Approve, Toolbox
 
@@ -74,11 +75,15 @@ class TurnToolResult:
 TurnEvent = TurnStarted | TurnDelta | TurnNotice | TurnFinished | TurnToolResult
 
 
-def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list[Message]:
-    """What the model sees: the system prompt, then the stored turns worth sending."""
+def backend_messages(session: Session, history: Sequence[StoredMessage],
+                     blobs: Callable[[str], bytes] | None = None) -> list[Message]:
+    """What the model sees: the system prompt, then the stored turns worth sending (a user
+    message's attachments read through `blobs`, by sha256)."""
     messages = [Message("system", session.system_prompt)] if session.system_prompt else []
     for stored in history:
-        if stored.role == "system":
+        if stored.attachments and blobs is not None and stored.role == "user":
+            messages.append(stored_user_message(stored, blobs))
+        elif stored.role == "system":
             messages.append(Message("system", stored.content))
         elif stored.role == "tool":  # a tool's result, answering a call of the message before
             messages.append(Message("tool", stored.content, tool_call_id=stored.tool_call_id,
@@ -89,6 +94,16 @@ def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list
         elif stored.role == "user" or (stored.status in _CONTEXT_STATUSES and stored.content):
             messages.append(Message(stored.role, stored.content))  # type: ignore[arg-type]
     return messages
+
+
+def stored_user_message(stored: StoredMessage, blobs: Callable[[str], bytes]) -> Message:
+    """A stored user message with its attachments, as the model gets it."""
+    from ..attachments import Attachment
+    from ..attachments.prompt import user_message
+
+    return user_message(stored.content, [
+        Attachment(str(r.get("name", "")), str(r.get("media_type", "")),
+                   blobs(str(r.get("sha256", "")))) for r in stored.attachments])
 
 
 def _replayed(call: dict[str, Any]) -> ToolCall:
@@ -107,8 +122,11 @@ class TurnRun:
     def __init__(self, service: ConversationService, session_id: str, text: str | None,
                  model_ref: str | None, config: dict[str, Any] | None, *,
                  toolbox: Toolbox | None = None, approve: Approve | None = None,
-                 tool_choice: str | None = None) -> None:
+                 tool_choice: str | None = None,
+                 attachments: Sequence[Attachment] = ()) -> None:
         self.service = service
+        self.attachments = tuple(attachments)
+        """Files attached to `text` (stored with it; checked against the model first)."""
         self.session_id = session_id
         self.text = text
         self.model_ref = model_ref
@@ -134,13 +152,20 @@ class TurnRun:
     async def events(self) -> AsyncIterator[TurnEvent]:
         """Run the turn, yielding what a renderer needs."""
         store = self.service.store
+        if self.attachments:  # refused before anything is stored or sent
+            session = await asyncio.to_thread(store.get_session, self.session_id)
+            await self.service.check_inputs(
+                self.model_ref or session.model_ref or self.service.default_model,
+                self.attachments)
         if self.text is not None:
-            self.user = await asyncio.to_thread(store.add_message, self.session_id, "user",
-                                                self.text)
+            self.user = await asyncio.to_thread(self._store_question, self.text)
         session, history = await asyncio.to_thread(self.service.load, self.session_id)
         ref = self.model_ref or session.model_ref or self.service.default_model
         config = self.service.generation_config(session, self.config)
-        messages = backend_messages(session, history)
+        messages = await asyncio.to_thread(backend_messages, session, history,
+                                           store.attachment_data)
+        if any(m.parts for m in messages):
+            messages = await self.service.fit_inputs(ref, messages)
         use = session.metadata if isinstance(session.metadata, dict) else {}
         tools = (self.toolbox.tools if self.toolbox is not None and use.get("tools") != "off"
                  else ())
@@ -169,6 +194,13 @@ class TurnRun:
         else:
             if self._final.finish_reason == "tool_calls":
                 yield TurnNotice(f"stopped after {steps} tool steps (tools.max_steps)")
+
+    def _store_question(self, text: str) -> StoredMessage:
+        from storage import AttachmentBlob
+
+        return self.service.store.add_message(
+            self.session_id, "user", text,
+            attachments=[AttachmentBlob(a.name, a.media_type, a.data) for a in self.attachments])
 
     async def _step(self, ref: str, messages: list[Message], config: GenerationConfig,
                     tools: tuple[Tool, ...], choice: str | None,
