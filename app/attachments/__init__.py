@@ -2,8 +2,20 @@
 (`reading`), and what the model receives (`prompt`)."""
 
 from .errors import AttachmentError
-from .paths import attachment_path, expand, shown
-from .reading import Attachment, classify, gather, human_size, kind_of, read_attachment
+from .paths import attachment_path, complete_path, expand, shown
+from .pending import PendingAttachments
+from .reading import (
+    Attachment,
+    check_total,
+    chip,
+    classify,
+    gather,
+    human_size,
+    kind_of,
+    read_attachment,
+    record_chip,
+)
 
-__all__ = ["Attachment", "AttachmentError", "attachment_path", "classify", "expand", "gather",
-           "human_size", "kind_of", "read_attachment", "shown"]
+__all__ = ["Attachment", "AttachmentError", "PendingAttachments", "attachment_path",
+           "check_total", "chip", "classify", "complete_path", "expand", "gather", "human_size",
+           "kind_of", "read_attachment", "record_chip", "shown"]

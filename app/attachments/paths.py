@@ -77,3 +77,29 @@ def _files(path: Path, room: int, raw: str) -> list[Path]:
     if not found:
         raise AttachmentError(f"the folder {shown(raw)} holds no files")
     return found
+
+
+def complete_path(prefix: str, base: Path | None = None, limit: int = 200) -> list[str]:
+    """Paths that complete `prefix` as typed (folders end in "/"; hidden entries only when
+    the prefix's last part starts with "."), sorted, at most `limit`."""
+    expanded = os.path.expanduser(prefix)
+    folder, _, start = expanded.rpartition(os.sep)
+    where = _absolute(folder + os.sep if folder or expanded.startswith(os.sep) else ".", base)
+    try:
+        entries = sorted(os.scandir(where), key=lambda e: e.name)
+    except OSError:
+        return []
+    typed_folder = prefix[: len(prefix) - len(start)]
+    found = []
+    for entry in entries:
+        if not entry.name.startswith(start) or (entry.name.startswith(".")
+                                                and not start.startswith(".")):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        found.append(typed_folder + entry.name + ("/" if is_dir else ""))
+        if len(found) >= limit:
+            break
+    return found

@@ -13,10 +13,10 @@ import hashlib
 import io
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..sanitize import visible_line
 from .errors import AttachmentError
@@ -182,15 +182,33 @@ def gather(raw_paths: Iterable[str], limits: AttachmentSettings, base: Path | No
         if len(paths) > room:
             raise AttachmentError(f"more than {limits.max_files} files in one message "
                                   "(attachments.max_files)")
-    total = sum(a.size for a in already)
     found: list[Attachment] = []
     for path in paths:
-        attachment = read_attachment(path, limits.max_file_bytes)
-        total += attachment.size
-        if total > limits.max_total_bytes:
-            raise AttachmentError(f"the attachments of one message would hold "
-                                  f"{human_size(total)}; attachments.max_total_bytes allows "
-                                  f"{human_size(limits.max_total_bytes)}")
-        found.append(attachment)
+        found.append(read_attachment(path, limits.max_file_bytes))
+        check_total([*already, *found], limits)
     return found
 
+
+def check_total(attachments: Sequence[Attachment], limits: AttachmentSettings) -> None:
+    """AttachmentError when `attachments` together break the per-message limits."""
+    if len(attachments) > limits.max_files:
+        raise AttachmentError(f"more than {limits.max_files} files in one message "
+                              "(attachments.max_files)")
+    total = sum(a.size for a in attachments)
+    if total > limits.max_total_bytes:
+        raise AttachmentError(f"the attachments of one message would hold "
+                              f"{human_size(total)}; attachments.max_total_bytes allows "
+                              f"{human_size(limits.max_total_bytes)}")
+
+
+def record_chip(record: Mapping[str, Any]) -> str:
+    """A stored attachment record (see storage.ATTACHMENT_KEYS) as a chip."""
+    size = record.get("size")
+    return chip(str(record.get("name", "")), str(record.get("media_type", "")),
+                size if isinstance(size, int) and size >= 0 else 0)
+
+
+def chip(name: str, media_type: str, size: int) -> str:
+    """An attachment as the chat shows it: an icon, its name and its size."""
+    icon = {"image": "🖼", "audio": "🔊"}.get(kind_of(media_type), "📎")
+    return f"{icon} {visible_line(name)[:60]} · {human_size(size)}"

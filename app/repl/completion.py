@@ -1,4 +1,4 @@
-"""Tab completion: slash command names, model references and session ids."""
+"""Tab completion: slash command names, model references, session ids and `/attach` paths."""
 
 from __future__ import annotations
 
@@ -49,7 +49,21 @@ class ReplCompleter(Completer):
             for session_id, title in self.sessions:
                 if session_id.startswith(needle) or (needle and needle in title.lower()):
                     yield Completion(session_id, -len(arg), display_meta=title)
+        elif name == "attach":
+            yield from _paths(arg)
         elif name == "export" and " " not in arg:
             for fmt in EXPORT_FORMATS:
                 if fmt.startswith(needle):
                     yield Completion(fmt, -len(arg))
+
+
+def _paths(arg: str) -> Iterable[Completion]:
+    """The last path of `/attach`'s arguments, completed from the disk (names with spaces
+    quoted, as `/attach` splits its arguments like a shell)."""
+    import shlex
+
+    from ..attachments import complete_path
+
+    last = "" if arg.endswith(" ") else arg.rsplit(" ", 1)[-1]
+    for path in complete_path(last):
+        yield Completion(shlex.quote(path), -len(last), display=path)

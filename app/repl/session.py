@@ -15,6 +15,7 @@ from engine import EngineError, ModelInfo, ToolCall
 from storage import StorageError
 
 from .. import commands
+from ..attachments import PendingAttachments
 from ..commands import Action
 from ..context import AppContext
 from ..errors import UsageError
@@ -79,6 +80,8 @@ class Repl:
         self.models: list[ModelInfo] = []
         self.toolbox: Toolbox | None = None
         """The configured tools, opened before the first message (MCP servers start then)."""
+        self.pending = PendingAttachments(service.settings.attachments)
+        """Files `/attach` added to the next message."""
         self._tools_opened = False
 
     # the loop -----------------------------------------------------------------------------
@@ -115,8 +118,11 @@ class Repl:
             return await self.command(stripped)
         if text.startswith("//"):
             text = text[1:]
-        await self.turn(self.service.send, self.session_id, text, config=self.config,
-                        toolbox=await self._tools(), approve=self._approve)
+        run = await self.turn(self.service.send, self.session_id, text, config=self.config,
+                              toolbox=await self._tools(), approve=self._approve,
+                              attachments=list(self.pending.items))
+        if run is not None and run.user is not None:  # sent (a refused image stays attached)
+            self.pending.take()
         return True
 
     # tools --------------------------------------------------------------------------------
@@ -153,8 +159,10 @@ class Repl:
 
     # turns --------------------------------------------------------------------------------
 
-    async def turn(self, start: Callable[..., TurnRun], *args: Any, **kwargs: Any) -> None:
+    async def turn(self, start: Callable[..., TurnRun], *args: Any,
+                   **kwargs: Any) -> TurnRun | None:
         """Stream one turn: deltas as they arrive, then the metrics or error line."""
+        run = None
         try:
             run = await asyncio.to_thread(start, *args, **kwargs)
             finished: TurnFinished | None = None
@@ -172,9 +180,10 @@ class Repl:
                         finished = event
         except Exception as exc:
             self._failed(exc)
-            return
+            return run
         if finished is not None:
             self.render.finished(finished.assistant)
+        return run
 
     # commands -----------------------------------------------------------------------------
 
@@ -190,6 +199,8 @@ class Repl:
             await self._models(pick=action is Action.PICK_MODEL)
         elif action is Action.REGENERATE:
             await self.turn(self.service.regenerate, self.session_id, self.config)
+        elif action in (Action.ATTACH, Action.DETACH, Action.PICK_FILE):
+            self._attachments(action, result)
         elif action is Action.OPEN_SESSION:
             if result.message:
                 self.render.line(result.message)
@@ -200,6 +211,26 @@ class Repl:
         if action is Action.SHOW_HELP:
             self.render.line("\nKeys:\n" + KEYS_HELP)
         return True
+
+    def _attachments(self, action: Action, result: commands.CommandResult) -> None:
+        """/attach PATH… (added to the next message), /detach, /attach alone (no picker
+        here: the usage)."""
+        try:
+            if action is Action.ATTACH:
+                self.pending.add(result.data)
+            elif action is Action.DETACH:
+                self.pending.remove(str(result.data))
+            else:
+                self.render.line("/attach PATH… (Tab completes paths; folders and globs "
+                                 "attach each file)")
+                return
+        except UsageError as exc:
+            self.render.error(str(exc))
+            return
+        if self.pending:
+            self.render.dim("attached: " + "  ".join(f"[{c}]" for c in self.pending.chips()))
+        else:
+            self.render.dim("nothing attached")
 
     async def _off_loop(self, func: Callable[..., Any], *args: Any) -> Any:
         """`func(*args)` on a worker thread; errors become one line, Ctrl+C abandons it."""

@@ -76,6 +76,16 @@ class AttachmentMethods:
                                   f"a model that does (endpoints: image_models / audio_models "
                                   f"in the settings)")
 
+    async def check_turn_inputs(self, session_id: str | None, attachments: Sequence[Attachment],
+                                model_ref: str | None = None) -> None:
+        """`check_inputs` against the model the next turn of the session would use."""
+        if all(a.kind == "text" for a in attachments):
+            return
+        ref = model_ref
+        if ref is None and session_id is not None:
+            ref = (await asyncio.to_thread(self.store.get_session, session_id)).model_ref
+        await self.check_inputs(ref or self.default_model, attachments)
+
     async def fit_inputs(self, ref: str, messages: list[Message]) -> list[Message]:
         """`messages` with the history's images and sounds the model cannot take named in
         text instead."""
@@ -83,18 +93,23 @@ class AttachmentMethods:
 
         return text_only(messages, (await self.engine.capabilities(ref)).inputs)
 
-    async def prompt_cost(self, session_id: str, text: str,
+    async def prompt_cost(self, session_id: str | None, text: str,
                           attachments: Sequence[Attachment],
                           model_ref: str | None = None) -> PromptCost:
         """What sending `text` with `attachments` would take of the model's context: the
-        prompt's tokens (a local model's own count; an endpoint's estimate, said so)."""
+        prompt's tokens (a local model's own count; an endpoint's estimate, said so); no
+        session: a new one's."""
         from ..attachments.prompt import user_message
         from .turns import backend_messages
 
-        session, history = await asyncio.to_thread(self.load, session_id)
-        ref = model_ref or session.model_ref or self.default_model
-        messages = await asyncio.to_thread(backend_messages, session, history,
-                                           self.store.attachment_data)
+        messages: list[Message] = []
+        ref = model_ref
+        if session_id is not None:
+            session, history = await asyncio.to_thread(self.load, session_id)
+            ref = ref or session.model_ref
+            messages = await asyncio.to_thread(backend_messages, session, history,
+                                               self.store.attachment_data)
+        ref = ref or self.default_model
         messages.append(user_message(text, attachments))
         tokens, estimated = await self.engine.count_tokens(ref, messages)
         context = (await self.engine.capabilities(ref)).context_length

@@ -152,11 +152,8 @@ class TurnRun:
     async def events(self) -> AsyncIterator[TurnEvent]:
         """Run the turn, yielding what a renderer needs."""
         store = self.service.store
-        if self.attachments:  # refused before anything is stored or sent
-            session = await asyncio.to_thread(store.get_session, self.session_id)
-            await self.service.check_inputs(
-                self.model_ref or session.model_ref or self.service.default_model,
-                self.attachments)
+        # What the model cannot take is refused before anything is stored or sent.
+        await self.service.check_turn_inputs(self.session_id, self.attachments, self.model_ref)
         if self.text is not None:
             self.user = await asyncio.to_thread(self._store_question, self.text)
         session, history = await asyncio.to_thread(self.service.load, self.session_id)

@@ -19,6 +19,7 @@ ACTIONS = (
     ("Set system prompt", "system_prompt"), ("Fork at the last message", "fork_last"),
     ("Regenerate the last answer", "regenerate"), ("Toggle the sidebar", "toggle_sidebar"),
     ("Stop the streaming answer", "stop"), ("Slash commands and keys", "help"),
+    ("Attach a file…", "attach_file"),
 )
 
 

@@ -29,9 +29,11 @@ from ... import commands
 from ...commands import Action, CommandResult
 from ...sanitize import visible_line
 from ...service import ConversationService, SidebarSessions, TurnRun, export_stem
+from ..attachments import ChatAttachments
 from ..key_help import key_help
 from ..tools import ChatTools
 from ..turns import USER_ERRORS, ActiveTurn, TurnPresenter
+from ..widgets.attachment_chips import AttachmentChips
 from ..widgets.chat_log import PAGE_SIZE, ChatLog
 from ..widgets.message_view import MessageView
 from ..widgets.prompt_input import PromptInput
@@ -70,6 +72,8 @@ class ChatScreen(Screen[None]):
                 tooltip="Hide / show the sidebar"),
         Binding("ctrl+up", "focus_last_message", "Messages", show=False,
                 tooltip="Focus the messages (then ↑/↓ and the keys below)"),
+        Binding("ctrl+o", "attach_file", "Attach", show=False, priority=True,
+                tooltip="Attach a file to the next message (or /attach PATH…)"),
         Binding("f1", "help", "Help", show=False, priority=True, tooltip="This help"),
         Binding("escape", "stop", "Stop", show=False,
                 tooltip="Stop the streaming answer (what arrived is kept)"),
@@ -83,6 +87,7 @@ class ChatScreen(Screen[None]):
         self.pending_model: str | None = None
         self.turns: TurnPresenter | None = None
         self.tools = ChatTools(self, service.settings, self._say)
+        self.attachments = ChatAttachments(self, service, self._say)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -90,6 +95,7 @@ class ChatScreen(Screen[None]):
             with Vertical(id="chat"):
                 yield ChatLog(id="log")
                 yield Static(id="prompt-hint")
+                yield AttachmentChips(self.service.settings.attachments, id="chips")
                 yield PromptInput(id="prompt")
         yield StatusBar(id="status")
         yield Footer(compact=True)
@@ -257,9 +263,14 @@ class ChatScreen(Screen[None]):
             self._say("An answer is still streaming: wait, or press Esc to stop it.", "warning")
             self.prompt.load_text(text)
             return
+        attachments = (await self.attachments.ready(session_id)
+                       if self.attachments.chips.pending else [])
+        if attachments is None:  # the model cannot take them: nothing sent, the text kept
+            self.prompt.load_text(text)
+            return
         self.run_turn(self.service.send(session_id, text[1:] if text.startswith("//") else text,
                                         toolbox=self.tools.toolbox,
-                                        approve=self.tools.approve))
+                                        approve=self.tools.approve, attachments=attachments))
 
     def run_turn(self, run: TurnRun) -> None:
         """Stream one turn into the chat, in a worker."""
@@ -412,6 +423,25 @@ class ChatScreen(Screen[None]):
     def action_help(self) -> None:
         self.run_worker(self.run_command("/help"))
 
+    # attachments --------------------------------------------------------------------------
+
+    def action_attach_file(self) -> None:
+        """Pick a file to attach to the next message."""
+        self.attachments.pick()
+
+    @on(PromptInput.Pasted)
+    def _pasted(self, event: PromptInput.Pasted) -> None:
+        self.run_worker(self.attachments.pasted(event.text), group="attach")
+
+    @on(AttachmentChips.OfferTaken)
+    async def _offer_taken(self, event: AttachmentChips.OfferTaken) -> None:
+        await self.attachments.take_offer(event.raw)
+
+    @on(AttachmentChips.Changed)
+    def _chips_changed(self) -> None:
+        self.run_worker(self.attachments.refresh_cost(self.session_id), group="attach-cost",
+                        exclusive=True)
+
     # slash commands -----------------------------------------------------------------------
 
     @on(PromptInput.Hint)
@@ -450,6 +480,12 @@ class ChatScreen(Screen[None]):
             await self.action_regenerate()
         elif action is Action.OPEN_SESSION:
             await self.show_session(str(result.data), result.message)
+        elif action is Action.ATTACH:
+            await self.attachments.add(result.data)
+        elif action is Action.DETACH:
+            await self.attachments.detach(str(result.data))
+        elif action is Action.PICK_FILE:
+            self.attachments.pick()
         elif action is Action.SHOW_HELP:
             await self.app.push_screen(TextEditor("Slash commands and keys",
                                                   f"{result.message}\n\n{self.keys_help()}",
