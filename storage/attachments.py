@@ -81,3 +81,8 @@ class AttachmentOps(StoreBase):
         """How many distinct blobs the profile holds, and their bytes."""
         row = self.query("SELECT count(*), coalesce(sum(size), 0) FROM attachment_blobs")[0]
         return AttachmentUsage(int(row[0]), int(row[1]))
+
+    def store_blobs(self, blobs: Iterable[AttachmentBlob]) -> None:
+        """Store blobs ahead of the messages that name them (import), in a transaction."""
+        with self.transaction() as conn:
+            insert_blobs(conn, blobs)

@@ -368,11 +368,19 @@ class ConversationService(AttachmentMethods):
 
     def export(self, session_ids: Sequence[str] | None, fmt: str, path: Path | None = None,
                force: bool = False) -> str | Path:
-        """Render sessions (None: all) as `fmt`; write them atomically to `path` when given."""
-        text = export_sessions(self.store, session_ids, fmt)
+        """Render sessions (None: all) as `fmt`; write them atomically to `path` when given
+        (md: with their attachments in a `NAME_files/` folder beside it)."""
+        files_dir = f"{path.stem}_files" if path is not None and fmt == "md" else None
+        text = export_sessions(self.store, session_ids, fmt, files_dir=files_dir)
         if path is None:
             return text
         write_export(path, text, force=force)
+        if files_dir is not None:  # the attachments the Markdown links to, beside it
+            from storage.export import load_transcripts
+            from storage.export_attachments import write_files
+
+            write_files(path.parent / files_dir, self.store,
+                        load_transcripts(self.store, session_ids), force)
         return path
 
     def import_records(self, records: list[Record]) -> list[Session]:

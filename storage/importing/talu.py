@@ -1,7 +1,8 @@
 """Read talu-chat's own JSON export (the inverse of export's render_json).
 
-Reads export versions 1 (text messages) and 2 (adds tool calls and tool results); a newer
-version is refused. Lenient where a backup of an older database must still load: missing
+Reads export versions 1 (text messages), 2 (adds tool calls and tool results) and 3 (adds
+attachments: each file's bytes are checked against its size and sha256); a newer version is
+refused. Lenient where a backup of an older database must still load: missing
 optional fields take defaults, positions are renumbered, and token counts or timings that
 cannot be right (negative, non-finite, beyond SQLite's range) are dropped. Strict on types: a
 wrong one is an error, and so is a tool field on the wrong role or a tool message with no call
@@ -23,6 +24,7 @@ from ..models import (
     Session,
     StoredMessage,
 )
+from .attachments import attachments
 from .limits import DEFAULT_LIMITS, ImportLimits
 from .records import (
     Record,
@@ -39,7 +41,7 @@ from .records import (
 )
 
 FORMAT_NAME = "talu-chat"
-SUPPORTED_VERSION = 2
+SUPPORTED_VERSION = 3
 
 
 def parse(document: Any, limits: ImportLimits = DEFAULT_LIMITS) -> list[Record]:
@@ -134,6 +136,7 @@ def _message(
         tool_calls=_tool_calls(raw.get("tool_calls"), role, where, limits),
         tool_call_id=_tool_text(raw, "tool_call_id", role, where, limits),
         tool_name=_tool_text(raw, "tool_name", role, where, limits),
+        attachments=attachments(raw.get("attachments"), where, limits),
     )
 
 

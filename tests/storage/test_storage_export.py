@@ -61,7 +61,7 @@ def test_markdown(store: Store) -> None:
 def test_json_is_full_fidelity(store: Store) -> None:
     sid = sample(store)
     document = json.loads(export_sessions(store, [sid], "json"))
-    assert (document["format"], document["version"]) == ("talu-chat", 2)
+    assert (document["format"], document["version"]) == ("talu-chat", 3)
     assert re.fullmatch(r"\d{4}-.*Z", document["exported_at"])
     [session] = document["sessions"]
     assert session == {**store.get_session(sid).as_dict(), "messages": session["messages"]}

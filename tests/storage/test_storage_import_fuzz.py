@@ -12,6 +12,8 @@ the same examples every time, and the counts keep the file within a few seconds.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import math
@@ -81,6 +83,33 @@ def with_fields(
 # Then hostile_spots() replaces a few values anywhere in them with any JSON value at all.
 
 METRIC = st.one_of(st.integers(0, 10**6), EDGE_INTS, FLOATS)
+
+
+@st.composite
+def attachment(draw: st.DrawFn) -> dict[str, Any]:
+    """An attachment record (export version 3): right, or with its size, sha256 or base64
+    wrong, or its name a path that must not escape an md export's folder."""
+    data = draw(st.binary(max_size=40))
+    record: dict[str, Any] = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "name": draw(st.sampled_from(["a.py", "../../etc/passwd", ".hidden", "/abs/x.png",
+                                      "a\\b", "C:\\x"]) | TEXT),
+        "media_type": draw(st.sampled_from(["text/plain", "image/png", "audio/wav"]) | TEXT),
+        "size": len(data),
+        "data": base64.b64encode(data).decode(),
+    }
+    spoil = draw(st.sampled_from([None, None, None, "size", "sha256", "data", "drop"]))
+    if spoil == "size":
+        record["size"] = draw(INTS)
+    elif spoil == "sha256":
+        record["sha256"] = draw(st.sampled_from(["0" * 64, "ABC", "g" * 64]) | TEXT)
+    elif spoil == "data":
+        record["data"] = draw(st.sampled_from(["!!!", "AAA", "=", ""]) | TEXT)
+    elif spoil == "drop":
+        record.pop(draw(st.sampled_from(sorted(record))))
+    return record
+
+
 TEXT_MESSAGE = with_fields(
     {"role": st.sampled_from(ROLES), "content": TEXT},
     id=st.sampled_from(["m1", "m2", "", "m1\ud800"]) | TEXT,
@@ -99,6 +128,7 @@ TEXT_MESSAGE = with_fields(
     metadata=st.dictionaries(TEXT, JSON, max_size=3),
     # Mostly absent; when present on a role that may not carry it, the import refuses it.
     tool_call_id=st.none() | TEXT,
+    attachments=st.lists(attachment(), max_size=3),
 )
 # Tool steps (export version 2): an assistant's calls, with arguments as JSON text (or not),
 # and tool results answering them, or naming calls that do not exist.
@@ -145,7 +175,7 @@ TALU_SESSION = with_fields(
 TALU_PLAUSIBLE = with_fields(
     {
         "format": st.just("talu-chat"),
-        "version": st.sampled_from([1, 2]),
+        "version": st.sampled_from([1, 2, 3]),
         "sessions": st.lists(TALU_SESSION, max_size=3),
     },
     exported_at=JSON,
@@ -237,6 +267,8 @@ SMALL_LIMITS = st.one_of(
         max_messages=st.integers(1, 4),
         max_text_chars=st.integers(1, 30),
         max_tool_calls=st.integers(1, 3),
+        max_attachments=st.integers(1, 3),
+        max_attachment_bytes=st.integers(1, 64),
     ),
 )
 
@@ -291,7 +323,8 @@ def check_import(
             outcome = f"refused: {type(error).__name__}"
         else:
             for fmt in ("md", "html", "jsonl"):  # every renderer takes what import accepted
-                export_sessions(store, ids, fmt)
+                export_sessions(store, ids, fmt, files_dir="x_files")
+            check_md_files(store, ids, folder)
             exported = export_sessions(store, ids, "json")
             first = strict_loads(exported)
             again = folder / "again.json"
@@ -311,6 +344,20 @@ def check_import(
     assert time.monotonic() - started < EXAMPLE_BUDGET_S
     event(outcome)
     return outcome
+
+
+def check_md_files(store: Store, ids: list[str], folder: Path) -> None:
+    """An md export writes each attachment inside its NAME_files folder, whatever its name."""
+    from storage.export import load_transcripts
+    from storage.export_attachments import write_files
+
+    files = folder / "out_files"
+    written = write_files(files, store, load_transcripts(store, ids))
+    if written:
+        event("exported attachments to md files")
+        inside = sorted(p.resolve().parent for p in files.iterdir())
+        assert inside == [files.resolve()] * written
+        assert not any(p.name.startswith(".") for p in files.iterdir())
 
 
 # --- the fuzzers ---------------------------------------------------------------------------

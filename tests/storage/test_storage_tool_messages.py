@@ -115,7 +115,7 @@ def test_tool_results_are_searchable(store: Store) -> None:
 def test_json_export_imports_back_with_the_same_messages(store: Store, tmp_path: Path) -> None:
     sid = tool_session(store)
     text = export_sessions(store, [sid], "json")
-    assert json.loads(text)["version"] == 2
+    assert json.loads(text)["version"] == 3
     path = tmp_path / "export.json"
     path.write_text(text, encoding="utf-8")
     with Store.open(tmp_path / "fresh.db") as fresh:
@@ -221,8 +221,8 @@ def test_version_1_export_still_imports(store: Store, tmp_path: Path) -> None:
     ]
 
 
-def test_version_3_export_is_refused(store: Store, tmp_path: Path) -> None:
-    path = write(tmp_path / "v3.json", {**VERSION_1, "version": 3})
+def test_a_newer_export_version_is_refused(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "v4.json", {**VERSION_1, "version": 4})
     with pytest.raises(ImportFormatError, match="made by a newer talu-chat"):
         import_file(store, path)
     assert store.list_sessions("all") == []
