@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.widgets import Button, DirectoryTree, Static
+from textual.widgets import DirectoryTree, Static
 
 from app.tui.screens.chat import ChatScreen
 from app.tui.screens.file_picker import FilePicker
-from app.tui.widgets.attachment_chips import AttachmentChips
+from app.tui.widgets.attachment_chips import AttachmentChips, Chip
 from tests.app.tui_support import chat, make_app, messages, send, type_text, wait_until
 from tests.support.files import PNG_1PX
 from tests.support.openai_server import OpenAIServer
@@ -33,8 +33,8 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def chip_labels(screen: ChatScreen) -> list[str]:
-    return [str(b.label) for b in screen.query_one(AttachmentChips).query(".chip")
-            .results(Button)]
+    return [str(c.render()) for c in screen.query_one(AttachmentChips).query(".chip")
+            .results(Chip)]
 
 
 async def test_attach_a_source_file_remove_a_chip_and_send(folder: Path, scripted) -> None:

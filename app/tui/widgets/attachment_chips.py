@@ -5,14 +5,34 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.events import Click
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Button, Static
+from textual.widgets import Static
 
 from ...attachments import Attachment, PendingAttachments, chip, shown
 from ...settings import AttachmentSettings
+
+
+class Chip(Static, can_focus=True):
+    """One clickable chip: click or Enter / Delete presses it."""
+
+    BINDINGS = [Binding("enter,delete,backspace", "press", "Remove / take", show=False)]
+
+    class Pressed(Message):
+        def __init__(self, chip: Chip) -> None:
+            super().__init__()
+            self.chip = chip
+
+    def on_click(self, event: Click) -> None:
+        event.stop()
+        self.action_press()
+
+    def action_press(self) -> None:
+        self.post_message(self.Pressed(self))
 
 
 class AttachmentChips(Horizontal):
@@ -21,8 +41,9 @@ class AttachmentChips(Horizontal):
     DEFAULT_CSS = """
     AttachmentChips { height: auto; display: none; padding: 0 1; }
     AttachmentChips.-visible { display: block; }
-    AttachmentChips Button { min-width: 0; height: 1; border: none; margin: 0 1 0 0;
-                             padding: 0 1; }
+    AttachmentChips Chip { width: auto; height: 1; margin: 0 1 0 0; padding: 0 1;
+                           background: $primary 30%; }
+    AttachmentChips Chip:focus { background: $primary 70%; }
     AttachmentChips .offer { background: $accent 40%; }
     AttachmentChips #attach-cost { width: auto; color: $text-muted; padding: 0 1; }
     """
@@ -47,11 +68,11 @@ class AttachmentChips(Horizontal):
 
     def compose(self) -> ComposeResult:
         for index, item in enumerate(self.pending.items):
-            yield Button(f"{chip(item.name, item.media_type, item.size)} ✕", id=f"chip-{index}",
-                         classes="chip", tooltip="Remove this attachment")
+            label = f"{chip(item.name, item.media_type, item.size)} ✕"
+            yield Chip(Content(label), id=f"chip-{index}", classes="chip")
         if self.offered is not None:
-            yield Button(f"＋ attach {shown(self.offered)}", id="attach-offer",
-                         classes="offer", tooltip="Attach the pasted path")
+            yield Chip(Content(f"＋ attach {shown(self.offered)}"), id="attach-offer",
+                       classes="offer")
         yield Static(Content(self.cost), id="attach-cost")
 
     def watch_cost(self) -> None:
@@ -92,14 +113,12 @@ class AttachmentChips(Horizontal):
         await self._changed()
         return items
 
-    @on(Button.Pressed, ".chip")
-    async def _remove_chip(self, event: Button.Pressed) -> None:
+    @on(Chip.Pressed)
+    async def _pressed(self, event: Chip.Pressed) -> None:
         event.stop()
-        await self.remove_chip(int(str(event.button.id).removeprefix("chip-")))
-
-    @on(Button.Pressed, "#attach-offer")
-    async def _take_offer(self, event: Button.Pressed) -> None:
-        event.stop()
-        raw, self.offered = self.offered, None
-        if raw is not None:
-            self.post_message(self.OfferTaken(raw))
+        if event.chip.id == "attach-offer":
+            raw, self.offered = self.offered, None
+            if raw is not None:
+                self.post_message(self.OfferTaken(raw))
+        else:
+            await self.remove_chip(int(str(event.chip.id).removeprefix("chip-")))
