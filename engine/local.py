@@ -338,6 +338,13 @@ class LocalBackend(Backend):
     ) -> AsyncIterator[Chunk]:
         from .local_raw import threaded
 
+        projector = self.config.projector_for(model)
+        if projector is not None and any(m.parts for m in messages):  # images: engine.local_vision
+            from .local_vision import generate
+
+            return threaded(lambda cancel: generate(self.config, Path(model), projector, messages,
+                                                    config, cancel),
+                            name="talu-local-vision", what="local vision decode")
         # Closing the returned generator stops the decode thread after its current token.
         return threaded(lambda cancel: self._generate(
             Path(model), messages, config, cancel, cache_key, tools, tool_choice),
@@ -407,7 +414,9 @@ class LocalBackend(Backend):
         info = await asyncio.to_thread(read_gguf, model)
         context = min(self.config.n_ctx, info.context_length or self.config.n_ctx)
         device = "gpu" if self.config.n_gpu_layers else "cpu"
-        return Capabilities(streaming=True, embeddings=True, context_length=context, device=device)
+        inputs = {"text", "image"} if self.config.projector_for(model) else {"text"}
+        return Capabilities(streaming=True, embeddings=True, context_length=context, device=device,
+                            inputs=frozenset(inputs))
 
     async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
         return await asyncio.to_thread(self._embed, Path(model), list(texts))

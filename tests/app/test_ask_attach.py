@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from pathlib import Path
 
 from app.attachments import gather
@@ -93,3 +94,24 @@ def test_an_image_to_a_text_only_model_is_refused_before_the_request(
         assert all(store.count_messages(s.id) == 0 for s in store.list_sessions("all"))
     line = run("ask", "--json", "--attach", str(tmp_path / "pic.png"), "What?").error_line(2)
     assert "scripted::echo takes no images" in line  # the scripted backend: text only
+
+
+def test_the_bundled_model_takes_no_images_unless_a_projector_is_configured(
+        real_model: str, tmp_path: Path, model_path: Path) -> None:
+    (tmp_path / "pic.png").write_bytes(PNG_1PX)
+    line = run("ask", "--attach", str(tmp_path / "pic.png"), "What?").error_line(2)
+    assert line.startswith("talu-chat: local::smollm2 takes no images")
+    # With a projector named for it, the image goes to the vision path (a file that is no
+    # projector here: the load fails in one line; no small vision GGUF ships to test more).
+    projector = tmp_path / "mmproj.gguf"
+    projector.write_bytes(b"not a projector")
+    env = {"TALU_CHAT_LOCAL__PROJECTORS": json.dumps({model_path.name: str(projector)})}
+    engine = Engine(EngineConfig(local=LocalConfig(projectors={"smollm2": projector},
+                                                   aliases={"smollm2": str(model_path)})),
+                    discover=False)
+    try:
+        assert asyncio.run(engine.capabilities(real_model)).inputs == {"text", "image"}
+    finally:
+        engine.close()
+    line = run("ask", "--attach", str(tmp_path / "pic.png"), "What?", env=env).error_line(3)
+    assert "mmproj.gguf" in line
