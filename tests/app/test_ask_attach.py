@@ -115,3 +115,10 @@ def test_the_bundled_model_takes_no_images_unless_a_projector_is_configured(
         engine.close()
     line = run("ask", "--attach", str(tmp_path / "pic.png"), "What?", env=env).error_line(3)
     assert "mmproj.gguf" in line
+
+
+def test_stdin_still_gives_the_prompt_beside_attachments(scripted, tmp_path: Path) -> None:
+    (tmp_path / "log.txt").write_text("ERROR disk full\n")
+    run("ask", "--attach", str(tmp_path / "log.txt"), stdin="Why did it fail?").ok()
+    [call] = scripted.calls
+    assert call.last_user == "log.txt\n```\nERROR disk full\n```\n\nWhy did it fail?"

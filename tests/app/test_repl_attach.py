@@ -61,3 +61,13 @@ async def test_a_refused_image_stays_attached(store: Store, tmp_path: Path, scri
     assert "nothing attached" in printed
     [call] = scripted.calls  # the refused turn sent nothing
     assert call.last_user == "Plain question"
+
+
+async def test_the_history_shows_a_message_chips(store: Store, tmp_path: Path,  # noqa: F811
+                                                 scripted, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pic.txt").write_text("hello")
+    await chat(f"/attach pic.txt{ENTER}Read it{ENTER}{CTRL_D}")
+    printed = await chat(f"{CTRL_D}", continue_=True)
+    assert "you:\n[📎 pic.txt · 5 B]\nRead it\n" in printed
