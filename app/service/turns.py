@@ -10,6 +10,7 @@ so an event loop driving a turn (Textual's) is never blocked by SQLite.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,8 @@ def backend_messages(session: Session, history: Sequence[StoredMessage],
     """What the model sees: the system prompt, then the stored turns worth sending (a user
     message's attachments read through `blobs`, by sha256)."""
     messages = [Message("system", session.system_prompt)] if session.system_prompt else []
+    if blobs is not None:  # a file attached to many messages is read once
+        blobs = functools.cache(blobs)
     for stored in history:
         if stored.attachments and blobs is not None and stored.role == "user":
             messages.append(stored_user_message(stored, blobs))
