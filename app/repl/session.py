@@ -200,7 +200,7 @@ class Repl:
         elif action is Action.REGENERATE:
             await self.turn(self.service.regenerate, self.session_id, self.config)
         elif action in (Action.ATTACH, Action.DETACH, Action.PICK_FILE):
-            self._attachments(action, result)
+            await self._attachments(action, result)
         elif action is Action.OPEN_SESSION:
             if result.message:
                 self.render.line(result.message)
@@ -212,7 +212,7 @@ class Repl:
             self.render.line("\nKeys:\n" + KEYS_HELP)
         return True
 
-    def _attachments(self, action: Action, result: commands.CommandResult) -> None:
+    async def _attachments(self, action: Action, result: commands.CommandResult) -> None:
         """/attach PATH… (added to the next message), /detach, /attach alone (no picker
         here: the usage)."""
         try:
@@ -227,10 +227,16 @@ class Repl:
         except UsageError as exc:
             self.render.error(str(exc))
             return
-        if self.pending:
-            self.render.dim("attached: " + "  ".join(f"[{c}]" for c in self.pending.chips()))
-        else:
+        if not self.pending:
             self.render.dim("nothing attached")
+            return
+        self.render.dim("attached: " + "  ".join(f"[{c}]" for c in self.pending.chips()))
+        try:
+            cost = await self.service.prompt_cost(self.session_id, "", self.pending.items)
+        except Exception as exc:  # the model cannot load: the cost is not worth failing for
+            self.render.dim(f"token cost unknown: {' '.join(str(exc).split())[:80]}")
+        else:
+            self.render.dim(f"with the history: {cost.describe()}")
 
     async def _off_loop(self, func: Callable[..., Any], *args: Any) -> Any:
         """`func(*args)` on a worker thread; errors become one line, Ctrl+C abandons it."""
