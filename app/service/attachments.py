@@ -73,8 +73,8 @@ class AttachmentMethods:
         if missing:
             kinds = " or ".join(f"{kind}s" if kind == "image" else kind for kind in missing)
             raise AttachmentError(f"{ref} takes no {kinds}: remove the attachment or switch to "
-                                  f"a model that does (endpoints: image_models / audio_models "
-                                  f"in the settings)")
+                                  f"a model that does (image_models / audio_models of an "
+                                  f"endpoint, [local] projectors of a GGUF)")
 
     async def check_turn_inputs(self, session_id: str | None, attachments: Sequence[Attachment],
                                 model_ref: str | None = None) -> None:

@@ -37,7 +37,7 @@ from ..settings import Settings
 from .attachments import AttachmentMethods
 from .markers import MARKER_VERBS, TOGGLES, MarkResult
 from .short_ids import prefixes_by_neighbours
-from .turns import TurnRun
+from .turns import TurnRun, stored_attachments
 
 if TYPE_CHECKING:
     from engine import Engine, GenerationConfig
@@ -445,5 +445,7 @@ class ConversationService(AttachmentMethods):
                 self.store.truncate_after(session.id, -1)
         else:
             session = self.store.get_session(message.session_id)
+        attachments = stored_attachments(message, self.store.attachment_data)  # kept
+        if not fork:
             self.store.truncate_after(session.id, message.position - 1)
-        return session, TurnRun(self, session.id, text, None, config)
+        return session, TurnRun(self, session.id, text, None, config, attachments=attachments)

@@ -101,12 +101,18 @@ def backend_messages(session: Session, history: Sequence[StoredMessage],
 
 def stored_user_message(stored: StoredMessage, blobs: Callable[[str], bytes]) -> Message:
     """A stored user message with its attachments, as the model gets it."""
-    from ..attachments import Attachment
     from ..attachments.prompt import user_message
 
-    return user_message(stored.content, [
-        Attachment(str(r.get("name", "")), str(r.get("media_type", "")),
-                   blobs(str(r.get("sha256", "")))) for r in stored.attachments])
+    return user_message(stored.content, stored_attachments(stored, blobs))
+
+
+def stored_attachments(stored: StoredMessage,
+                       blobs: Callable[[str], bytes]) -> list[Attachment]:
+    """A stored message's attachments with their bytes (read through `blobs`, by sha256)."""
+    from ..attachments import Attachment
+
+    return [Attachment(str(r.get("name", "")), str(r.get("media_type", "")),
+                       blobs(str(r.get("sha256", "")))) for r in stored.attachments]
 
 
 def _replayed(call: dict[str, Any]) -> ToolCall:

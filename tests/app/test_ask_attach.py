@@ -8,8 +8,11 @@ import base64
 import json
 from pathlib import Path
 
+import pytest
+
 from app.attachments import gather
 from app.attachments.prompt import model_text
+from app.context import AppContext
 from app.settings import AttachmentSettings
 from engine import Engine, EngineConfig, LocalConfig, Message
 from tests.support.cli import run
@@ -122,3 +125,25 @@ def test_stdin_still_gives_the_prompt_beside_attachments(scripted, tmp_path: Pat
     run("ask", "--attach", str(tmp_path / "log.txt"), stdin="Why did it fail?").ok()
     [call] = scripted.calls
     assert call.last_user == "log.txt\n```\nERROR disk full\n```\n\nWhy did it fail?"
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_edit_and_resend_keeps_the_attachments(scripted, tmp_path: Path, fork: bool) -> None:
+    (tmp_path / "calc.py").write_text(SOURCE)
+    doc = run("ask", "--json", "--attach", str(tmp_path / "calc.py"), "What?").json()
+    service = AppContext().service()
+    try:
+        user = service.messages(doc["session_id"])[0]
+        session, turn = service.edit_and_resend(user.id, "What exactly?", fork=fork)
+
+        async def finish() -> None:
+            async for _event in turn.events():
+                pass
+
+        asyncio.run(finish())
+        edited = service.messages(session.id)[0]
+        assert (edited.content, edited.attachments) == ("What exactly?", user.attachments)
+        assert service.store.attachment_usage().blobs == 1
+    finally:
+        service.close()
+    assert scripted.calls[-1].last_user.startswith("calc.py\n```\ndef add")
