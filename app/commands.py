@@ -46,6 +46,11 @@ class Action(StrEnum):
     MCP_RESOURCE = "mcp_resource"
     COMPARE = "compare"
     QUIT = "quit"
+    ATTACH = "attach"
+    """`data`: the Attachments read, for the next message."""
+    DETACH = "detach"
+    """`data`: which pending attachment to remove ("" the last, a number, "all")."""
+    PICK_FILE = "pick_file"
 
 
 @dataclass(slots=True)
@@ -340,6 +345,26 @@ def _keep(service: ConversationService, session_id: str, arg: str) -> CommandRes
     session = service.keep_alternative(session_id, int(choice) - 1)
     return CommandResult(f"kept answer {choice} on {session.model_ref}",
                          action=Action.OPEN_SESSION, data=session.id)
+@command("attach", "PATH…", "Attach files, folders or globs to your next message (Tab "
+         "completes; no PATH: pick one)")
+def _attach(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    if not arg.strip():
+        return CommandResult(action=Action.PICK_FILE)
+    try:
+        paths = shlex.split(arg)
+    except ValueError as exc:
+        raise UsageError(f"/attach: {exc} (quote names with spaces)") from None
+    from .attachments import chip
+
+    found = service.attach(paths)
+    shown = ", ".join(chip(a.name, a.media_type, a.size) for a in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return CommandResult(f"attached {shown}{more}", action=Action.ATTACH, data=found)
+
+
+@command("detach", "[N|all]", "Remove attachment N (default: the last) before sending")
+def _detach(service: ConversationService, session_id: str, arg: str) -> CommandResult:
+    return CommandResult(action=Action.DETACH, data=arg.strip())
 
 
 @command("quit", "", "Leave talu-chat")

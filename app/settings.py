@@ -123,6 +123,17 @@ class WebSettings(BaseModel):
     @classmethod
     def _expand_home(cls, value: list[Path]) -> list[Path]:
         return [path.expanduser() for path in value]
+class AttachmentSettings(BaseModel):
+    """`[attachments]`: how much `/attach` and `ask --attach` may bring into one message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_bytes: int = Field(2 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)
+    """Largest file attached, in bytes (a larger one is refused with one line)."""
+    max_total_bytes: int = Field(8 * 1024 * 1024, ge=1, le=4 * 1024 * 1024 * 1024)
+    """Most bytes the attachments of one message hold together."""
+    max_files: int = Field(32, ge=1, le=10_000)
+    """Most files one message attaches (a folder or a glob counts each file)."""
 
 
 SEARCH_MODES = ("text", "semantic", "hybrid")
@@ -220,6 +231,8 @@ class Settings(BaseSettings):
     tools: ToolSettings = Field(default_factory=lambda: ToolSettings())
     web: WebSettings = Field(default_factory=lambda: WebSettings())
     """The browser face (`talu-chat web`)."""
+    attachments: AttachmentSettings = Field(default_factory=lambda: AttachmentSettings())
+    """Bounds of the files attached to a message (`/attach`, `ask --attach`)."""
     """Search by meaning (`talu-chat search --semantic / --hybrid`)."""
 
     @field_validator("data_dir", mode="before")

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .types import (
         Capabilities,
         Chunk,
+        ContentPart,
         GenerationConfig,
         Message,
         Metrics,
@@ -78,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Tool", "ToolCallAssembler", "ToolResult", "schema_tokens",
                      "tool_message"), "tools"),
     "ToolCall": "types", "ToolCallDelta": "types",
+    "ContentPart": "types",  # attachments
 }
 
 __all__ = [
@@ -95,6 +97,7 @@ __all__ += [  # tools
     "ToolCallDelta", "ToolError", "ToolRegistry", "ToolResult", "ToolsUnsupported",
     "schema_tokens", "tool_from_function", "tool_message",
 ]
+__all__ += ["ContentPart"]  # attachments
 
 
 def __getattr__(name: str) -> Any:

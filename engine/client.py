@@ -172,6 +172,12 @@ class Engine:
         resolved = self.resolve(ref)
         return await self.backend_for(resolved).capabilities(resolved.model)
 
+    async def count_tokens(self, ref: str, messages: Sequence[Message]) -> tuple[int, bool]:
+        """How many tokens `messages` take as model `ref`'s prompt, and whether that is an
+        estimate (a local model counts with its own tokenizer; an endpoint estimates)."""
+        resolved = self.resolve(ref)
+        return await self.backend_for(resolved).count_tokens(resolved.model, messages)
+
     async def embed(self, ref: str, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text from the model `ref` names (a local GGUF or an endpoint's
         embedding model); errors are EngineErrors with secrets removed."""

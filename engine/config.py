@@ -56,11 +56,24 @@ class LocalConfig(BaseModel):
     kv_cache_dir: Path | None = None
     """Where each conversation's model state is saved, so its first turn after a restart
     skips re-reading the history; the app's default: <data dir>/kv-cache (None: not saved)."""
+    projectors: dict[str, Path] = Field(default_factory=dict)
+    """Vision projector (an mmproj / CLIP GGUF) per model (its alias, file name or path):
+    such a model takes images, through llama-cpp-python's multimodal chat handler."""
     kv_cache_mb: int = Field(1024, ge=0)
     """Disk space for saved model states, in MiB; the least recently used go first (0: off)."""
 
     def threads(self) -> int:
         return self.n_threads or available_cores()
+
+    def projector_for(self, model: Path | str) -> Path | None:
+        """The vision projector configured for the model file `model`, if any."""
+        path = Path(model).expanduser()
+        for key, projector in self.projectors.items():
+            target = Path(self.aliases.get(key, key)).expanduser()
+            if target == path or key == path.name or (target.exists() and path.exists()
+                                                      and target.resolve() == path.resolve()):
+                return projector.expanduser()
+        return None
 
 
 class EndpointConfig(BaseModel):
@@ -79,6 +92,11 @@ class EndpointConfig(BaseModel):
     """Retries of connection errors, 429 and 5xx before the first token."""
     models: list[str] = Field(default_factory=list)
     """Models to list when the server has no /v1/models."""
+    image_models: list[str] = Field(default_factory=list)
+    """Models (names or fnmatch patterns, e.g. "gpt-4o*") that take images: they get
+    attached images as `image_url` parts; others refuse an image before the request."""
+    audio_models: list[str] = Field(default_factory=list)
+    """Models (names or patterns) that take `input_audio` parts (wav, mp3)."""
 
 
 class EngineConfig(BaseModel):

@@ -340,6 +340,13 @@ class LocalBackend(Backend):
         template for the model to continue (only the continuation is streamed)."""
         from .local_raw import threaded
 
+        projector = self.config.projector_for(model)
+        if projector is not None and any(m.parts for m in messages):  # images: engine.local_vision
+            from .local_vision import generate
+
+            return threaded(lambda cancel: generate(self.config, Path(model), projector, messages,
+                                                    config, cancel),
+                            name="talu-local-vision", what="local vision decode")
         # Closing the returned generator stops the decode thread after its current token.
         return threaded(lambda cancel: self._generate(
             Path(model), messages, config, cancel, cache_key, tools, tool_choice, prefix),
@@ -374,6 +381,18 @@ class LocalBackend(Backend):
 
         return await asyncio.to_thread(render)
 
+    async def count_tokens(self, model: str, messages: Sequence[Message]) -> tuple[int, bool]:
+        """The exact prompt size of `messages` with the model's own tokenizer and template."""
+        def count() -> int:
+            loaded = self.pool.acquire(Path(model))
+            try:
+                with loaded.lock:
+                    return len(loaded.render(messages)[0])
+            finally:
+                self.pool.release(loaded)
+
+        return await asyncio.to_thread(count), False
+
     async def prepare(self, model: str) -> None:
         loaded = await asyncio.to_thread(self.pool.acquire, Path(model))
         self.pool.release(loaded)
@@ -404,7 +423,9 @@ class LocalBackend(Backend):
         info = await asyncio.to_thread(read_gguf, model)
         context = min(self.config.n_ctx, info.context_length or self.config.n_ctx)
         device = "gpu" if self.config.n_gpu_layers else "cpu"
-        return Capabilities(streaming=True, embeddings=True, context_length=context, device=device)
+        inputs = {"text", "image"} if self.config.projector_for(model) else {"text"}
+        return Capabilities(streaming=True, embeddings=True, context_length=context, device=device,
+                            inputs=frozenset(inputs))
 
     async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
         return await asyncio.to_thread(self._embed, Path(model), list(texts))

@@ -86,7 +86,25 @@ def _message_param(message: Message) -> ChatCompletionMessageParam:
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id or "",
                 "content": message.content}
+    if message.parts:
+        return {"role": "user", "content": content_parts(message)}
     return {"role": "user", "content": message.content}
+
+
+def content_parts(message: Message) -> list[Any]:
+    """A user message with images or sounds as OpenAI content parts: its text, then one
+    `image_url` (a data URL) or `input_audio` (base64, wav or mp3) part per attachment."""
+    import base64
+
+    parts: list[Any] = [{"type": "text", "text": message.content}] if message.content else []
+    for part in message.parts:
+        if part.kind == "image":
+            parts.append({"type": "image_url", "image_url": {"url": part.data_url()}})
+        else:
+            fmt = "mp3" if part.media_type in ("audio/mpeg", "audio/mp3") else "wav"
+            parts.append({"type": "input_audio", "input_audio": {
+                "data": base64.b64encode(part.data).decode("ascii"), "format": fmt}})
+    return parts
 
 
 def _field(value: object, name: str) -> object:
@@ -108,7 +126,7 @@ def _tool_choice_param(choice: str) -> Any:
 
 def estimate_tokens(messages: Sequence[Message]) -> int:
     """A rough prompt size (4 characters a token, plus framing) for servers that send none."""
-    return sum(len(m.content) // 4 + 4 for m in messages)
+    return sum(len(m.content) // 4 + 4 for m in messages)  # as Backend.count_tokens
 
 
 class OpenAIBackend(Backend):
@@ -352,7 +370,15 @@ class OpenAIBackend(Backend):
         return {"ok": True, "detail": f"{len(models)} models at {self.label}"}
 
     async def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(streaming=True, embeddings=True, context_length=None, device="remote")
+        from fnmatch import fnmatchcase
+
+        inputs = {"text"}
+        for kind, patterns in (("image", self.config.image_models),
+                               ("audio", self.config.audio_models)):
+            if any(fnmatchcase(model, p) for p in patterns):
+                inputs.add(kind)
+        return Capabilities(streaming=True, embeddings=True, context_length=None,
+                            device="remote", inputs=frozenset(inputs))
 
     def _event_parts(self, event: Any, usage: Usage | None) -> tuple[Usage | None, list[Any]]:
         """A streamed event's usage (or the one so far) and its choices (checked a list)."""

@@ -47,6 +47,28 @@ class ToolCallDelta:
     arguments: str = ""
 
 
+PartKind = Literal["image", "audio"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContentPart:
+    """A non-text piece of a user message (an attached image or sound), replayed by each
+    backend in its own format: OpenAI-style `image_url` / `input_audio` parts for endpoints;
+    a backend that takes no such input never receives one (refused before the turn)."""
+
+    kind: PartKind
+    media_type: str
+    """e.g. image/png, audio/wav."""
+    data: bytes = field(repr=False)
+    name: str = ""
+
+    def data_url(self) -> str:
+        """The part as a base64 data URL."""
+        import base64
+
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One chat message as a backend sees it.
@@ -61,9 +83,14 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    parts: tuple[ContentPart, ...] = ()
+    """A user message's images and sounds (text attachments are already in `content`)."""
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.parts:
+            data["parts"] = [{"kind": p.kind, "media_type": p.media_type, "name": p.name,
+                              "bytes": len(p.data)} for p in self.parts]
         if self.tool_calls:
             data["tool_calls"] = [c.as_dict() for c in self.tool_calls]
         if self.tool_call_id is not None:
@@ -203,6 +230,9 @@ class Capabilities:
     embeddings: bool = False
     context_length: int | None = None
     device: str = "cpu"
+    inputs: frozenset[str] = frozenset({"text"})
+    """What a user message may hold: "text", and "image" / "audio" where the model takes
+    them (an endpoint's `image_models` / `audio_models`, a local model with a projector)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 Plain data only: this package imports neither ``engine`` nor ``app``.
 """
 
+from .attachments import ATTACHMENT_KEYS, AttachmentBlob, AttachmentNotFoundError, AttachmentUsage
 from .errors import (
     AmbiguousIdError,
     CorruptDatabaseError,
@@ -55,6 +56,7 @@ from .store import Store, open_profile
 from .vectors import ChunkVector, IndexCoverage, PendingMessage, VectorHit, VectorModel
 
 __all__ = [
+    "ATTACHMENT_KEYS",
     "DEFAULT_PROFILE",
     "EXPORT_FORMATS",
     "FINISH_REASONS",
@@ -66,6 +68,9 @@ __all__ = [
     "STATUSES",
     "VIEWS",
     "AmbiguousIdError",
+    "AttachmentBlob",
+    "AttachmentNotFoundError",
+    "AttachmentUsage",
     "ChunkVector",
     "CorruptDatabaseError",
     "DatabaseBusyError",

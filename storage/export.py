@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ExportExistsError, ExportTargetError, StorageError
+from .export_attachments import embed_data, md_lines
 from .export_html import render_html
 from .ids import utc_now
 from .models import SESSION_COLUMNS, Session, StoredMessage, select_list, session_from_row
@@ -26,7 +27,8 @@ EXPORT_FORMATS = ("md", "json", "jsonl", "html")
 EXPORT_FORMAT_NAME = "talu-chat"
 EXPORT_VERSION = 3
 """1: text messages only; 2: adds tool calls, the "tool" role and the tool messages' call ids;
-3: every alternative of a turn, each message with its `alternative` and `chosen`."""
+3: every alternative of a turn, each message with its `alternative` and `chosen`, and
+attachments (each with its bytes, base64)."""
 
 Transcript = tuple[Session, list[StoredMessage]]
 
@@ -63,14 +65,25 @@ def export_sessions(
     fmt: str = "md",
     *,
     include_deleted: bool = True,
+    files_dir: str | None = None,
 ) -> str:
-    """Render sessions (all when session_ids is None) in one of EXPORT_FORMATS."""
+    """Render sessions (all when session_ids is None) in one of EXPORT_FORMATS.
+
+    Attachments: json, jsonl and html hold their bytes; md links them into `files_dir` (a
+    folder beside the export, written by `export_attachments.write_files`) or, without one,
+    names them.
+    """
     renderer = _RENDERERS.get(fmt)
     if renderer is None:
         raise ValueError(
             f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
         )
-    return renderer(load_transcripts(store, session_ids, include_deleted, fmt == "json"))
+    transcripts = load_transcripts(store, session_ids, include_deleted, fmt == "json")
+    if fmt == "md":
+        return render_md(transcripts, files_dir)
+    if any(m.attachments for _s, messages in transcripts for m in messages):
+        embed_data(store, transcripts)
+    return renderer(transcripts)
 
 
 def render_json(transcripts: list[Transcript]) -> str:
@@ -144,6 +157,8 @@ def _jsonl_turn(message: StoredMessage) -> dict[str, object]:
         turn["tool_call_id"] = message.tool_call_id or ""
         if message.tool_name:
             turn["name"] = message.tool_name
+    if message.attachments:
+        turn["attachments"] = message.attachments
     return turn
 
 
@@ -209,7 +224,7 @@ def short_time(timestamp: str) -> str:
     return f"{timestamp[:10]} {timestamp[11:16]} UTC" if len(timestamp) >= 16 else timestamp
 
 
-def render_md(transcripts: list[Transcript]) -> str:
+def render_md(transcripts: list[Transcript], files_dir: str | None = None) -> str:
     """A readable Markdown transcript; message contents are kept exactly as written."""
     blocks: list[str] = []
     for session, messages in transcripts:
@@ -240,6 +255,8 @@ def render_md(transcripts: list[Transcript]) -> str:
             else:  # an answer that only calls tools: its heading, then the calls
                 blocks.append(" · ".join([heading, *rest]))
             blocks.extend(_md_tool_blocks(message))
+            if message.attachments:
+                blocks.append("\n".join(md_lines(message, files_dir)))
             if message.error:
                 blocks.append(f"> error: {message.error}")
         blocks.append("---")
@@ -247,7 +264,7 @@ def render_md(transcripts: list[Transcript]) -> str:
 
 
 _RENDERERS: dict[str, Callable[[list[Transcript]], str]] = {
-    "md": render_md,
+    "md": lambda transcripts: render_md(transcripts),
     "json": render_json,
     "jsonl": render_jsonl,
     "html": lambda transcripts: render_html(

@@ -34,11 +34,14 @@ h1 { font-size: 1.5rem; margin: 2.5rem 0 0.25rem; }
 .tool-call pre, .tool-result pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0;
   font: 0.85rem/1.4 ui-monospace, monospace; }
 .tool-call header, .tool-result header { font-size: 0.8rem; color: var(--muted); }
+.attachment { margin: 0.4rem 0 0; } .attachment header { font-size: 0.8rem; }
+.attachment img { max-width: 100%; } .attachment pre { white-space: pre-wrap; margin: 0;
+  font: 0.85rem/1.4 ui-monospace, monospace; }
 hr { border: 0; border-top: 1px solid var(--border); margin: 2rem 0; }
 """
 
 # Nothing may load or run: the page holds untrusted model output.
-_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; media-src data:"
 
 
 Lines = Callable[["StoredMessage"], list[str]]
@@ -66,6 +69,10 @@ def _message_html(
             f'<div class="tool-call"><header>{escape(line)}</header>'
             f"<pre>{escape(str(call.get('arguments', '')))}</pre></div>"
         )
+    if message.attachments:
+        from .export_attachments import html_parts
+
+        parts.extend(html_parts(message))
     if message.error:
         parts.append(f'<p class="error">error: {escape(message.error)}</p>')
     parts.append("</section>")

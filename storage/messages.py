@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .attachments import AttachmentBlob, insert_blobs, records
 from .errors import MessageNotFoundError
 from .ids import new_id, utc_now
 from .models import (
@@ -106,6 +107,7 @@ class MessageOps(SessionOps):
         alternative: int | None = None,
         chosen: bool = True,
         new_alternative: bool = False,
+        attachments: Sequence[AttachmentBlob] = (),
     ) -> StoredMessage:
         """Append a message at the end of a session and bump the session's updated_at.
 
@@ -117,6 +119,7 @@ class MessageOps(SessionOps):
         range) are stored as None; lone surrogates in text become U+FFFD (storage.values).
         An assistant message may carry tool calls (mappings with string id, name, arguments);
         a "tool" message needs the tool_call_id it answers (and may name the tool).
+        `attachments` are stored with it (each distinct file once per profile).
         """
         _check(role, ROLES, "role")
         _check(status, STATUSES, "status")
@@ -146,6 +149,7 @@ class MessageOps(SessionOps):
             tool_calls=calls,
             tool_call_id=optional_text(tool_call_id),
             tool_name=optional_text(tool_name),
+            attachments=records(attachments),
         )
         writer = current_writer() if status == "streaming" else None
         # BEGIN IMMEDIATE takes the write lock first, so MAX(position) + 1 cannot race with
@@ -165,6 +169,7 @@ class MessageOps(SessionOps):
                 "SELECT coalesce(max(position) + 1, 0) FROM messages WHERE session_id = ?",
                 (session_id,),
             ).fetchone()[0]
+            insert_blobs(conn, attachments)
             conn.execute(_INSERT_MESSAGE, (*message_to_row(message), writer))
             if role == "user" and not custom and not title and (derived := derive_title(content)):
                 conn.execute(

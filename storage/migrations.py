@@ -253,3 +253,39 @@ def m007_turn_alternatives(db: Database) -> None:
     # stay unique in the session and every existing row is alternative 0, chosen.
     db.execute("ALTER TABLE messages ADD COLUMN alternative INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE messages ADD COLUMN chosen INTEGER NOT NULL DEFAULT 1")
+
+
+@migration
+def m008_attachments(db: Database) -> None:
+    # Files attached to a message: the message keeps a JSON list of {sha256, name, media_type,
+    # size}; the bytes live once per profile in attachment_blobs, keyed by their sha256
+    # (deduplicated), with a count of the messages that use them. Triggers keep the count, so
+    # every way a message goes (purge, truncate, delete, a fork's copy, an import) keeps it
+    # right without application code; a blob goes with the last message that used it.
+    db.execute("ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'")
+    db.execute(
+        """
+        CREATE TABLE attachment_blobs (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            refs INTEGER NOT NULL DEFAULT 0,
+            data BLOB NOT NULL
+        )
+        """
+    )
+    used = "SELECT json_extract(value, '$.sha256') FROM json_each({}.attachments)"
+    count = "UPDATE attachment_blobs SET refs = refs {} 1 WHERE sha256 IN ({});"
+    drop = "DELETE FROM attachment_blobs WHERE refs <= 0 AND sha256 IN ({});"
+    new, old = used.format("new"), used.format("old")
+    db.execute(
+        "CREATE TRIGGER messages_attachments_insert AFTER INSERT ON messages "
+        f"WHEN new.attachments <> '[]' BEGIN {count.format('+', new)} END"
+    )
+    db.execute(
+        "CREATE TRIGGER messages_attachments_delete AFTER DELETE ON messages "
+        f"WHEN old.attachments <> '[]' BEGIN {count.format('-', old)} {drop.format(old)} END"
+    )
+    db.execute(
+        "CREATE TRIGGER messages_attachments_update AFTER UPDATE OF attachments ON messages "
+        f"BEGIN {count.format('+', new)} {count.format('-', old)} {drop.format(old)} END"
+    )

@@ -88,6 +88,9 @@ class StoredMessage:
     """Whether its alternative is the one the conversation follows (always True for a user's)."""
     alternatives: int = field(default=1, metadata={"derived": True})
     """How many alternatives its turn has (read, not stored; 1 when the turn has none other)."""
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    """Files attached to the message: {"sha256", "name", "media_type", "size"}; the bytes
+    are the profile's attachment blobs (storage.attachments)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Return the message as a JSON-ready dict."""
@@ -186,7 +189,7 @@ def _loads_calls(text: str | None) -> list[dict[str, Any]]:
 
 
 def tool_calls_text(calls: list[dict[str, Any]] | None) -> str:
-    """Serialize the tool_calls column: a JSON list, strict and encodable."""
+    """Serialize the tool_calls (or attachments) column: a JSON list, strict and encodable."""
     return encodable(json.dumps(json_safe(list(calls or [])), ensure_ascii=False,
                                 separators=(",", ":"), allow_nan=False))
 
@@ -207,6 +210,7 @@ def message_from_row(row: Sequence[Any]) -> StoredMessage:
     values["metadata"] = _loads(values["metadata"])
     values["tool_calls"] = _loads_calls(values["tool_calls"])
     values["chosen"] = bool(values["chosen"])
+    values["attachments"] = _loads_calls(values["attachments"])
     return StoredMessage(**values)
 
 
@@ -218,7 +222,7 @@ def _storable(name: str, value: Any) -> Any:
     """A column value as SQLite can keep it (see storage.values for the rules)."""
     if name in _JSON_FIELDS:
         return dumps(value)
-    if name == "tool_calls":
+    if name in ("tool_calls", "attachments"):
         return tool_calls_text(value)
     if value is None:
         return None

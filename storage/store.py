@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .alternatives import AlternativeOps
+from .attachments import AttachmentOps
 from .database import BUSY_TIMEOUT_S
 from .models import (
     MESSAGE_COLUMNS,
@@ -20,7 +21,7 @@ from .profiles import DEFAULT_PROFILE, profile_path
 from .search import SearchOps
 
 
-class Store(AlternativeOps, SearchOps):
+class Store(AlternativeOps, SearchOps, AttachmentOps):
     """A profile's sessions and messages in one SQLite file, safe to share across threads."""
 
     def bulk_insert(

@@ -75,14 +75,17 @@ def _toolbox(ctx: AppContext, allow_all: bool, allowed: tuple[str, ...]) -> Tool
 
 def run_ask(ctx: AppContext, prompt: str, *, model_ref: str | None, system: str | None,
             config: dict[str, Any], session_id: str | None, continue_: bool,
-            as_json: bool, toolbox: Toolbox | None = None) -> None:
-    """Store `prompt` in a session, stream the answer and report it."""
+            as_json: bool, toolbox: Toolbox | None = None,
+            attach: tuple[str, ...] = ()) -> None:
+    """Store `prompt` (with the files `attach` names) in a session, stream the answer and
+    report it."""
     from ..service import TurnDelta, TurnFinished, TurnNotice, TurnToolResult
 
     service = ctx.service()
+    attachments = service.attach(attach) if attach else []  # a bad file creates no session
     sid = service.choose_session(session_id=session_id, continue_=continue_,
                                  model_ref=model_ref, system=system)
-    run = service.send(sid, prompt, config=config, toolbox=toolbox)
+    run = service.send(sid, prompt, config=config, toolbox=toolbox, attachments=attachments)
     printer = AnswerPrinter(quiet=as_json, on_closed=run.cancel)
     calls: list[dict[str, Any]] = []
 
@@ -118,6 +121,9 @@ def run_ask(ctx: AppContext, prompt: str, *, model_ref: str | None, system: str 
 
     text, final, stored = asyncio.run(turn())
     extra: dict[str, Any] = {"tool_calls": calls} if toolbox is not None else {}
+    if attachments:
+        extra["attachments"] = [{"name": a.name, "media_type": a.media_type, "size": a.size,
+                                 "sha256": a.sha256} for a in attachments]
     finish_ask(text, stored.model_ref or "", final, as_json, printer.failure, session_id=sid,
                message_id=stored.id, **extra)
 
@@ -139,11 +145,15 @@ def run_ask(ctx: AppContext, prompt: str, *, model_ref: str | None, system: str 
 @click.option("--allow-tool", "allowed", multiple=True, type=TEXT, metavar="NAME",
               help="Offer this tool and run it without asking (repeatable; an MCP server's "
                    "tools are named SERVER__TOOL).")
+@click.option("-a", "--attach", "attach", multiple=True, type=TEXT, metavar="PATH",
+              help="Attach a file, a folder (each file) or a glob to the question "
+                   "(repeatable; see [attachments] for the limits).")
 @sampling_flags
 @profile_option
 def ask(prompt: str | None, model_refs: tuple[str, ...], system: str | None,
         session_id: str | None,
         continue_: bool, as_json: bool, allow_all: bool, allowed: tuple[str, ...],
+        attach: tuple[str, ...],
         temperature: float | None, max_tokens: int | None, seed: int | None,
         options: tuple[tuple[str, str], ...], profile: str | None) -> None:
     """Ask one question and stream the answer (reads stdin when PROMPT is '-' or absent).
@@ -170,4 +180,4 @@ def ask(prompt: str | None, model_refs: tuple[str, ...], system: str | None,
     run_ask(ctx, text, model_ref=model_refs[0] if model_refs else None, system=system,
             config=config,
             session_id=session_id, continue_=continue_, as_json=as_json,
-            toolbox=_toolbox(ctx, allow_all, allowed))
+            toolbox=_toolbox(ctx, allow_all, allowed), attach=attach)

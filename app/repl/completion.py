@@ -1,4 +1,4 @@
-"""Tab completion: slash command names, model references and session ids."""
+"""Tab completion: slash command names, model references, session ids and `/attach` paths."""
 
 from __future__ import annotations
 
@@ -55,7 +55,21 @@ class ReplCompleter(Completer):
             for value in self.mcp_prompts if name == "prompt" else self.mcp_resources:
                 if value.lower().startswith(needle):
                     yield Completion(value, -len(arg))
+        elif name == "attach":
+            yield from _paths(arg)
         elif name == "export" and " " not in arg:
             for fmt in EXPORT_FORMATS:
                 if fmt.startswith(needle):
                     yield Completion(fmt, -len(arg))
+
+
+def _paths(arg: str) -> Iterable[Completion]:
+    """The last path of `/attach`'s arguments, completed from the disk (names with spaces
+    quoted, as `/attach` splits its arguments like a shell)."""
+    import shlex
+
+    from ..attachments import complete_path
+
+    last = "" if arg.endswith(" ") else arg.rsplit(" ", 1)[-1]
+    for path in complete_path(last):
+        yield Completion(shlex.quote(path), -len(last), display=path)

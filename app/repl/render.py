@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TextIO
+from typing import Any, TextIO
 
 from storage import Session, StoredMessage
 
@@ -141,6 +141,14 @@ class Renderer:
                     label += f" {alternative}"
             else:
                 label = message.role
-            if message.content or not message.tool_calls:
+            if message.content or not message.tool_calls or message.attachments:
                 self.dim(f"{label}:")
+                if message.attachments:
+                    self.attachments(message.attachments)
                 self.line(message.content.rstrip("\n") if message.content else "")
+
+    def attachments(self, records: list[dict[str, Any]]) -> None:
+        """A message's attachments as chips: name and size."""
+        from ..attachments import record_chip
+
+        self.dim("  ".join(f"[{record_chip(r)}]" for r in records))

@@ -15,6 +15,7 @@ from engine import EngineError, ModelInfo, ToolCall
 from storage import StorageError, StoredMessage
 
 from .. import commands
+from ..attachments import PendingAttachments
 from ..commands import Action
 from ..context import AppContext
 from ..errors import UsageError
@@ -82,6 +83,8 @@ class Repl:
         self.models: list[ModelInfo] = []
         self.toolbox: Toolbox | None = None
         """The configured tools, opened before the first message (MCP servers start then)."""
+        self.pending = PendingAttachments(service.settings.attachments)
+        """Files `/attach` added to the next message."""
         self._tools_opened = False
         self.compare_refs: list[str] | None = None
         """Models the next message goes to (`/compare`), when armed."""
@@ -123,8 +126,11 @@ class Repl:
         if self.compare_refs:
             await self.compare(text)
             return True
-        await self.turn(self.service.send, self.session_id, text, config=self.config,
-                        toolbox=await self._tools(), approve=self._approve)
+        run = await self.turn(self.service.send, self.session_id, text, config=self.config,
+                              toolbox=await self._tools(), approve=self._approve,
+                              attachments=list(self.pending.items))
+        if run is not None and run.user is not None:  # sent (a refused image stays attached)
+            self.pending.take()
         return True
 
     # tools --------------------------------------------------------------------------------
@@ -184,8 +190,10 @@ class Repl:
 
     # turns --------------------------------------------------------------------------------
 
-    async def turn(self, start: Callable[..., TurnRun], *args: Any, **kwargs: Any) -> None:
+    async def turn(self, start: Callable[..., TurnRun], *args: Any,
+                   **kwargs: Any) -> TurnRun | None:
         """Stream one turn: deltas as they arrive, then the metrics or error line."""
+        run = None
         try:
             run = await asyncio.to_thread(start, *args, **kwargs)
             finished: TurnFinished | None = None
@@ -201,19 +209,22 @@ class Repl:
                         finished = event
         except Exception as exc:
             self._failed(exc)
-            return
+            return run
         if finished is not None:
             self.render.finished(finished.assistant)
+        return run
 
     async def compare(self, text: str) -> None:
         """Ask every armed model `text`; print each answer under its model's name as it ends."""
         refs, self.compare_refs = self.compare_refs or [], None
         try:
             run = await asyncio.to_thread(self.service.compare, self.session_id, text, refs,
-                                          self.config)
+                                          self.config, attachments=list(self.pending.items))
             self.render.dim(f"asking {', '.join(refs)}…")
             with interrupt_calls(run.cancel):
                 async for tagged in run.events():
+                    if run.user is not None and self.pending.items:
+                        self.pending.take()  # stored with the question
                     event = tagged.event
                     if isinstance(event, TurnNotice):
                         self.render.notice(f"{refs[tagged.index]}: {event.text}")
@@ -257,6 +268,8 @@ class Repl:
             else:
                 self.compare_refs = list(result.data) if result.data else None
                 self.render.line(result.message)
+        elif action in (Action.ATTACH, Action.DETACH, Action.PICK_FILE):
+            await self._attachments(action, result)
         elif action is Action.OPEN_SESSION:
             if result.message:
                 self.render.line(result.message)
@@ -274,6 +287,32 @@ class Repl:
         if action is Action.SHOW_HELP:
             self.render.line("\nKeys:\n" + KEYS_HELP)
         return True
+
+    async def _attachments(self, action: Action, result: commands.CommandResult) -> None:
+        """/attach PATH… (added to the next message), /detach, /attach alone (no picker
+        here: the usage)."""
+        try:
+            if action is Action.ATTACH:
+                self.pending.add(result.data)
+            elif action is Action.DETACH:
+                self.pending.remove(str(result.data))
+            else:
+                self.render.line("/attach PATH… (Tab completes paths; folders and globs "
+                                 "attach each file)")
+                return
+        except UsageError as exc:
+            self.render.error(str(exc))
+            return
+        if not self.pending:
+            self.render.dim("nothing attached")
+            return
+        self.render.dim("attached: " + "  ".join(f"[{c}]" for c in self.pending.chips()))
+        try:
+            cost = await self.service.prompt_cost(self.session_id, "", self.pending.items)
+        except Exception as exc:  # the model cannot load: the cost is not worth failing for
+            self.render.dim(f"token cost unknown: {' '.join(str(exc).split())[:80]}")
+        else:
+            self.render.dim(f"with the history: {cost.describe()}")
 
     async def _off_loop(self, func: Callable[..., Any], *args: Any) -> Any:
         """`func(*args)` on a worker thread; errors become one line, Ctrl+C abandons it."""

@@ -1,6 +1,7 @@
 """The conversation service: where the engine and storage meet, and the interfaces' only door
 to storage (sessions, turns, markers, forks, search, export, import)."""
 
+from .attachments import PromptCost
 from .conversation import (
     SIDEBAR_SECTIONS,
     ConversationService,
@@ -38,6 +39,7 @@ __all__ = [
     "MarkResult",
     "MarkerVerb",
     "ParentLink",
+    "PromptCost",
     "SidebarSessions",
     "TurnContinued",
     "TurnDelta",

@@ -20,6 +20,7 @@ from ..errors import UsageError
 from .turns import TurnEvent, TurnRun, backend_messages
 
 if TYPE_CHECKING:
+    from ..attachments import Attachment
     from .conversation import ConversationService
 
 #: The most models one compare asks.
@@ -48,10 +49,12 @@ class CompareRun:
     """One compare in progress: iterate `events()`; `cancel()` stops every answer."""
 
     def __init__(self, service: ConversationService, session_id: str, text: str,
-                 refs: Sequence[str], config: dict[str, Any] | None = None) -> None:
+                 refs: Sequence[str], config: dict[str, Any] | None = None, *,
+                 attachments: Sequence[Attachment] = ()) -> None:
         self.service = service
         self.session_id = session_id
         self.text = text
+        self.attachments = tuple(attachments)
         self.refs = compared_refs(refs)
         self.config = config or {}
         self.runs = [TurnRun(service, session_id, None, ref, self.config) for ref in self.refs]
@@ -66,7 +69,11 @@ class CompareRun:
 
     def _store_rows(self) -> list[StoredMessage]:
         store = self.service.store
-        self.user = store.add_message(self.session_id, "user", self.text)
+        from storage import AttachmentBlob
+
+        self.user = store.add_message(
+            self.session_id, "user", self.text,
+            attachments=[AttachmentBlob(a.name, a.media_type, a.data) for a in self.attachments])
         return [store.add_message(self.session_id, "assistant", "", status="streaming",
                                   model_ref=ref, alternative=index, chosen=index == 0)
                 for index, ref in enumerate(self.refs)]
@@ -78,11 +85,17 @@ class CompareRun:
             return False
 
     async def events(self) -> AsyncIterator[CompareEvent]:
-        """Store the question and every answer row, then stream the answers, tagged."""
+        """Store the question and every answer row, then stream the answers, tagged.
+
+        Attachments a model cannot take refuse the whole compare before anything is stored.
+        """
+        for ref in self.refs:
+            await self.service.check_turn_inputs(self.session_id, self.attachments, ref)
         self.answers = await asyncio.to_thread(self._store_rows)
         session, history = await asyncio.to_thread(self.service.load, self.session_id)
         history = [m for m in history if m.id not in {a.id for a in self.answers}]
-        messages = backend_messages(session, history)
+        messages = await asyncio.to_thread(backend_messages, session, history,
+                                           self.service.store.attachment_data)
         config = self.service.generation_config(session, self.config)
         # Resolving may read the disk: off the loop, and before any answer starts, so the
         # in-process models take their turns in the order given.
@@ -95,7 +108,9 @@ class CompareRun:
             run.prepared = self.answers[index]
             try:
                 async with local if in_process[index] else contextlib.nullcontext():
-                    async for event in run.answer(ref, list(messages), config):
+                    sent = (await self.service.fit_inputs(ref, list(messages))
+                            if any(m.parts for m in messages) else list(messages))
+                    async for event in run.answer(ref, sent, config):
                         await queue.put(CompareEvent(index, event))
             finally:
                 await queue.put(None)

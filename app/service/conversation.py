@@ -35,14 +35,16 @@ from storage import (
 from ..errors import UsageError
 from ..settings import Settings
 from .alternatives import AlternativesMixin
+from .attachments import AttachmentMethods
 from .markers import MARKER_VERBS, TOGGLES, MarkResult
 from .short_ids import prefixes_by_neighbours
 from .tool_selection import DROP_KEY, USE_KEY
-from .turns import TurnRun
+from .turns import TurnRun, stored_attachments
 
 if TYPE_CHECKING:
     from engine import Engine, GenerationConfig
 
+    from ..attachments import Attachment
     from .compare import CompareRun
     from .indexing import Indexer
     from .toolbox import Approve, Toolbox
@@ -117,7 +119,7 @@ def export_stem(session: Session) -> str:
     return f"{slug}-{session.id[:8]}"
 
 
-class ConversationService(AlternativesMixin):
+class ConversationService(AlternativesMixin, AttachmentMethods):
     """Sessions and turns of one profile, on one engine (created when first needed)."""
 
     def __init__(self, store: Store, engine: Engine | Callable[[], Engine], settings: Settings,
@@ -389,11 +391,19 @@ class ConversationService(AlternativesMixin):
 
     def export(self, session_ids: Sequence[str] | None, fmt: str, path: Path | None = None,
                force: bool = False) -> str | Path:
-        """Render sessions (None: all) as `fmt`; write them atomically to `path` when given."""
-        text = export_sessions(self.store, session_ids, fmt)
+        """Render sessions (None: all) as `fmt`; write them atomically to `path` when given
+        (md: with their attachments in a `NAME_files/` folder beside it)."""
+        files_dir = f"{path.stem}_files" if path is not None and fmt == "md" else None
+        text = export_sessions(self.store, session_ids, fmt, files_dir=files_dir)
         if path is None:
             return text
         write_export(path, text, force=force)
+        if files_dir is not None:  # the attachments the Markdown links to, beside it
+            from storage.export import load_transcripts
+            from storage.export_attachments import write_files
+
+            write_files(path.parent / files_dir, self.store,
+                        load_transcripts(self.store, session_ids), force)
         return path
 
     def import_records(self, records: list[Record]) -> list[Session]:
@@ -420,19 +430,23 @@ class ConversationService(AlternativesMixin):
 
     def send(self, session_id: str, text: str, *, model_ref: str | None = None,
              config: dict[str, Any] | None = None, toolbox: Toolbox | None = None,
-             approve: Approve | None = None, tool_choice: str | None = None) -> TurnRun:
-        """A turn that stores `text` as the user message and streams the answer; with a
-        `toolbox`, the model may call its tools (run as `approve` allows), step by step."""
+             approve: Approve | None = None, tool_choice: str | None = None,
+             attachments: Sequence[Attachment] = ()) -> TurnRun:
+        """A turn that stores `text` (with its `attachments`) as the user message and streams
+        the answer; with a `toolbox`, the model may call its tools (run as `approve` allows),
+        step by step."""
         return TurnRun(self, session_id, text, model_ref, config, toolbox=toolbox,
-                       approve=approve, tool_choice=tool_choice)
+                       approve=approve, tool_choice=tool_choice, attachments=attachments)
 
     def compare(self, session_id: str, text: str, refs: Sequence[str],
-                config: dict[str, Any] | None = None) -> CompareRun:
-        """A turn that asks every model in `refs` (2 or more) the same `text`: one answer per
-        model, stored as the turn's alternatives (the first model's chosen)."""
+                config: dict[str, Any] | None = None, *,
+                attachments: Sequence[Attachment] = ()) -> CompareRun:
+        """A turn that asks every model in `refs` (2 or more) the same `text` (with its
+        `attachments`): one answer per model, stored as the turn's alternatives (the first
+        model's chosen)."""
         from .compare import CompareRun
 
-        return CompareRun(self, session_id, text, refs, config)
+        return CompareRun(self, session_id, text, refs, config, attachments=attachments)
 
     def regenerate(self, session_id: str, config: dict[str, Any] | None = None) -> TurnRun:
         """Answer the last user message again, as a new alternative of its turn.
@@ -480,5 +494,7 @@ class ConversationService(AlternativesMixin):
                 self.store.truncate_after(session.id, -1)
         else:
             session = self.store.get_session(message.session_id)
+        attachments = stored_attachments(message, self.store.attachment_data)  # kept
+        if not fork:
             self.store.truncate_after(session.id, message.position - 1)
-        return session, TurnRun(self, session.id, text, None, config)
+        return session, TurnRun(self, session.id, text, None, config, attachments=attachments)

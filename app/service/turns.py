@@ -10,8 +10,9 @@ so an event loop driving a turn (Textual's) is never blocked by SQLite.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from .tool_selection import ToolSelection
 if TYPE_CHECKING:
     from engine import GenerationConfig, Tool, TurnStream
 
+    from ..attachments import Attachment
     from .conversation import ConversationService
     from .toolbox import Approve, Toolbox
 
@@ -85,11 +87,17 @@ TurnEvent = (TurnStarted | TurnContinued | TurnDelta | TurnNotice | TurnFinished
              | TurnToolResult)
 
 
-def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list[Message]:
-    """What the model sees: the system prompt, then the stored turns worth sending."""
+def backend_messages(session: Session, history: Sequence[StoredMessage],
+                     blobs: Callable[[str], bytes] | None = None) -> list[Message]:
+    """What the model sees: the system prompt, then the stored turns worth sending (a user
+    message's attachments read through `blobs`, by sha256)."""
     messages = [Message("system", session.system_prompt)] if session.system_prompt else []
+    if blobs is not None:  # a file attached to many messages is read once
+        blobs = functools.cache(blobs)
     for stored in history:
-        if stored.role == "system":
+        if stored.attachments and blobs is not None and stored.role == "user":
+            messages.append(stored_user_message(stored, blobs))
+        elif stored.role == "system":
             messages.append(Message("system", stored.content))
         elif stored.role == "tool":  # a tool's result, answering a call of the message before
             messages.append(Message("tool", stored.content, tool_call_id=stored.tool_call_id,
@@ -105,6 +113,22 @@ def backend_messages(session: Session, history: Sequence[StoredMessage]) -> list
 def _last_user(history: Sequence[StoredMessage]) -> int:
     """The index of the last user message in a history (-1 when there is none)."""
     return max((i for i, m in enumerate(history) if m.role == "user"), default=-1)
+
+
+def stored_user_message(stored: StoredMessage, blobs: Callable[[str], bytes]) -> Message:
+    """A stored user message with its attachments, as the model gets it."""
+    from ..attachments.prompt import user_message
+
+    return user_message(stored.content, stored_attachments(stored, blobs))
+
+
+def stored_attachments(stored: StoredMessage,
+                       blobs: Callable[[str], bytes]) -> list[Attachment]:
+    """A stored message's attachments with their bytes (read through `blobs`, by sha256)."""
+    from ..attachments import Attachment
+
+    return [Attachment(str(r.get("name", "")), str(r.get("media_type", "")),
+                       blobs(str(r.get("sha256", "")))) for r in stored.attachments]
 
 
 def _replayed(call: dict[str, Any]) -> ToolCall:
@@ -124,8 +148,11 @@ class TurnRun:
                  model_ref: str | None, config: dict[str, Any] | None, *,
                  toolbox: Toolbox | None = None, approve: Approve | None = None,
                  tool_choice: str | None = None,
-                 continuing: StoredMessage | None = None, new_alternative: bool = False) -> None:
+                 continuing: StoredMessage | None = None, new_alternative: bool = False,
+                 attachments: Sequence[Attachment] = ()) -> None:
         self.service = service
+        self.attachments = tuple(attachments)
+        """Files attached to `text` (stored with it; checked against the model first)."""
         self.session_id = session_id
         self.text = text
         self.model_ref = model_ref
@@ -157,21 +184,25 @@ class TurnRun:
     async def events(self) -> AsyncIterator[TurnEvent]:
         """Run the turn, yielding what a renderer needs."""
         store = self.service.store
+        # What the model cannot take is refused before anything is stored or sent.
+        await self.service.check_turn_inputs(self.session_id, self.attachments, self.model_ref)
         if self.text is not None:
-            self.user = await asyncio.to_thread(store.add_message, self.session_id, "user",
-                                                self.text)
+            self.user = await asyncio.to_thread(self._store_question, self.text)
         session, history = await asyncio.to_thread(self.service.load, self.session_id)
         if self.new_alternative:  # answer the question again, not after the shown answer
             history = history[:_last_user(history) + 1]
         ref = self.model_ref or session.model_ref or self.service.default_model
         config = self.service.generation_config(session, self.config)
         if self.continuing is not None:
-            before = [m for m in history if m.position < self.continuing.position]
-            async for event in self._step(ref, backend_messages(session, before), config,
-                                          (), None, None):
+            history = [m for m in history if m.position < self.continuing.position]
+        messages = await asyncio.to_thread(backend_messages, session, history,
+                                           store.attachment_data)
+        if any(m.parts for m in messages):
+            messages = await self.service.fit_inputs(ref, messages)
+        if self.continuing is not None:
+            async for event in self._step(ref, messages, config, (), None, None):
                 yield event
             return
-        messages = backend_messages(session, history)
         use = session.metadata if isinstance(session.metadata, dict) else {}
         tools = (self.toolbox.offered(ToolSelection.of(use))
                  if self.toolbox is not None and use.get("tools") != "off" else ())
@@ -200,6 +231,13 @@ class TurnRun:
         else:
             if self._final.finish_reason == "tool_calls":
                 yield TurnNotice(f"stopped after {steps} tool steps (tools.max_steps)")
+
+    def _store_question(self, text: str) -> StoredMessage:
+        from storage import AttachmentBlob
+
+        return self.service.store.add_message(
+            self.session_id, "user", text,
+            attachments=[AttachmentBlob(a.name, a.media_type, a.data) for a in self.attachments])
 
     async def _step(self, ref: str, messages: list[Message], config: GenerationConfig,
                     tools: tuple[Tool, ...], choice: str | None,

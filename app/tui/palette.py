@@ -25,6 +25,7 @@ ACTIONS = (
     ("Stop the streaming answer", "stop"), ("Slash commands and keys", "help"),
     ("Choose tools for this session…", "pick_tools"),
     ("Expand / collapse tool blocks", "toggle_tool_blocks"),
+    ("Attach a file…", "attach_file"),
 )
 
 

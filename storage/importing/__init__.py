@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ImportFormatError, ImportLimitError
 from ..ids import new_id
 from . import chatgpt, talu
+from .attachments import blobs
 from .limits import DEFAULT_LIMITS, ImportLimits
 from .reading import read_document
 from .records import Record
@@ -109,6 +110,7 @@ def insert_records(store: Store, records: list[Record]) -> list[str]:
                 session.parent_session_id = session_ids[session.parent_session_id]
             if session.forked_from_message_id in message_ids:
                 session.forked_from_message_id = message_ids[session.forked_from_message_id]
+            store.store_blobs([blob for m in messages for blob in blobs(m.attachments)])
             store.bulk_insert([session], messages)
     return [session.id for session, _ in records]
 

@@ -38,6 +38,12 @@ class ImportLimits:
     max_text_chars: int = 50_000_000
     """Longest text of any one field (a message, a title, an id...), in characters."""
 
+    max_attachments: int = 1_000
+    """Most attachments on one message."""
+
+    max_attachment_bytes: int = 64 * _MIB
+    """Largest attached file, in bytes (decoded)."""
+
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)

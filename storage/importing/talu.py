@@ -1,9 +1,10 @@
 """Read talu-chat's own JSON export (the inverse of export's render_json).
 
 Reads export versions 1 (text messages), 2 (adds tool calls and tool results) and 3 (adds
-the alternatives of each turn); a newer version is refused. Alternatives are repaired, not
-trusted: renumbered 0..n-1 within their turn (at most ImportLimits.max_alternatives), and
-exactly one chosen per turn (the first one marked chosen, else the first).
+the alternatives of each turn, and attachments: each file's bytes are checked against its size
+and sha256); a newer version is refused. Alternatives are repaired, not trusted: renumbered
+0..n-1 within their turn (at most ImportLimits.max_alternatives), and exactly one chosen per
+turn (the first one marked chosen, else the first).
 
 Lenient where a backup of an older database must still load: missing
 optional fields take defaults, positions are renumbered, and token counts or timings that
@@ -27,6 +28,7 @@ from ..models import (
     Session,
     StoredMessage,
 )
+from .attachments import attachments
 from .limits import DEFAULT_LIMITS, ImportLimits
 from .records import (
     Record,
@@ -168,6 +170,7 @@ def _message(
         tool_name=_tool_text(raw, "tool_name", role, where, limits),
         alternative=_alternative(raw.get("alternative"), where),
         chosen=optional(raw.get("chosen"), bool, where, "'chosen'") is not False,
+        attachments=attachments(raw.get("attachments"), where, limits),
     )
 
 

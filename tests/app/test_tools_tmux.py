@@ -45,7 +45,7 @@ cwd = {json.dumps(str(REPO))}
         shown = pane.text()
         assert "Tool result · tests__add(a=2, b=40) · ran · 2 chars" in shown
         assert "→ tests__add(a=2, b=40) · ran · 2 chars" in shown
-        pane.keys("C-o")  # every tool block expands: the full arguments and the result
+        pane.keys("C-t")  # every tool block expands: the full arguments and the result
         pane.wait_for("result:")
         pane.keys("C-q")
         pane.wait_for("TUI-EXITED 0")

@@ -12,6 +12,8 @@ the same examples every time, and the counts keep the file within a few seconds.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import math
@@ -87,6 +89,33 @@ ALTERNATIVE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "alternative": st.integers(0, 3) | EDGE_INTS,
     "chosen": st.booleans(),
 }
+
+
+@st.composite
+def attachment(draw: st.DrawFn) -> dict[str, Any]:
+    """An attachment record (export version 3): right, or with its size, sha256 or base64
+    wrong, or its name a path that must not escape an md export's folder."""
+    data = draw(st.binary(max_size=40))
+    record: dict[str, Any] = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "name": draw(st.sampled_from(["a.py", "../../etc/passwd", ".hidden", "/abs/x.png",
+                                      "a\\b", "C:\\x"]) | TEXT),
+        "media_type": draw(st.sampled_from(["text/plain", "image/png", "audio/wav"]) | TEXT),
+        "size": len(data),
+        "data": base64.b64encode(data).decode(),
+    }
+    spoil = draw(st.sampled_from([None, None, None, "size", "sha256", "data", "drop"]))
+    if spoil == "size":
+        record["size"] = draw(INTS)
+    elif spoil == "sha256":
+        record["sha256"] = draw(st.sampled_from(["0" * 64, "ABC", "g" * 64]) | TEXT)
+    elif spoil == "data":
+        record["data"] = draw(st.sampled_from(["!!!", "AAA", "=", ""]) | TEXT)
+    elif spoil == "drop":
+        record.pop(draw(st.sampled_from(sorted(record))))
+    return record
+
+
 TEXT_MESSAGE = with_fields(
     {"role": st.sampled_from(ROLES), "content": TEXT},
     id=st.sampled_from(["m1", "m2", "", "m1\ud800"]) | TEXT,
@@ -106,6 +135,7 @@ TEXT_MESSAGE = with_fields(
     # Mostly absent; when present on a role that may not carry it, the import refuses it.
     tool_call_id=st.none() | TEXT,
     **ALTERNATIVE_FIELDS,
+    attachments=st.lists(attachment(), max_size=3),
 )
 # Tool steps (export version 2): an assistant's calls, with arguments as JSON text (or not),
 # and tool results answering them, or naming calls that do not exist.
@@ -247,6 +277,8 @@ SMALL_LIMITS = st.one_of(
         max_text_chars=st.integers(1, 30),
         max_tool_calls=st.integers(1, 3),
         max_alternatives=st.integers(1, 3),
+        max_attachments=st.integers(1, 3),
+        max_attachment_bytes=st.integers(1, 64),
     ),
 )
 
@@ -301,7 +333,8 @@ def check_import(
             outcome = f"refused: {type(error).__name__}"
         else:
             for fmt in ("md", "html", "jsonl"):  # every renderer takes what import accepted
-                export_sessions(store, ids, fmt)
+                export_sessions(store, ids, fmt, files_dir="x_files")
+            check_md_files(store, ids, folder)
             exported = export_sessions(store, ids, "json")
             first = strict_loads(exported)
             again = folder / "again.json"
@@ -340,6 +373,18 @@ def check_alternatives(messages: list[dict[str, Any]]) -> None:
         assert len({m["alternative"] for m in turn if m["chosen"]}) == 1
         if len(numbers) > 1:
             event("imported alternatives")
+def check_md_files(store: Store, ids: list[str], folder: Path) -> None:
+    """An md export writes each attachment inside its NAME_files folder, whatever its name."""
+    from storage.export import load_transcripts
+    from storage.export_attachments import write_files
+
+    files = folder / "out_files"
+    written = write_files(files, store, load_transcripts(store, ids))
+    if written:
+        event("exported attachments to md files")
+        inside = sorted(p.resolve().parent for p in files.iterdir())
+        assert inside == [files.resolve()] * written
+        assert not any(p.name.startswith(".") for p in files.iterdir())
 
 
 # --- the fuzzers ---------------------------------------------------------------------------

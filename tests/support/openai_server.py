@@ -153,8 +153,23 @@ class Request:
 
     @property
     def last_user(self) -> str:
-        return next((str(m.get("content", "")) for m in reversed(self.messages)
-                     if m.get("role") == "user"), "")
+        """The last user message's text (its text parts joined, for content parts)."""
+        content = next((m.get("content", "") for m in reversed(self.messages)
+                        if m.get("role") == "user"), "")
+        if isinstance(content, list):
+            return "".join(str(p.get("text", "")) for p in content
+                           if isinstance(p, dict) and p.get("type") == "text")
+        return str(content)
+
+    @property
+    def user_parts(self) -> list[dict[str, Any]]:
+        """The content parts of the last user message as received (a plain string content
+        is one text part): what an endpoint got for attached images and sounds."""
+        content = next((m.get("content", "") for m in reversed(self.messages)
+                        if m.get("role") == "user"), "")
+        if isinstance(content, list):
+            return [p for p in content if isinstance(p, dict)]
+        return [{"type": "text", "text": str(content)}]
 
     @property
     def stream(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -30,10 +31,12 @@ from ... import commands
 from ...commands import Action, CommandResult
 from ...sanitize import visible_line
 from ...service import ConversationService, SidebarSessions, TurnRun, export_stem
+from ..attachments import ChatAttachments
 from ..compare import ComparePresenter
 from ..key_help import key_help
 from ..tools import ChatTools
 from ..turns import USER_ERRORS, ActiveTurn, TurnPresenter
+from ..widgets.attachment_chips import AttachmentChips
 from ..widgets.chat_log import PAGE_SIZE, ChatLog
 from ..widgets.compare_view import CompareColumn, CompareView
 from ..widgets.message_view import MessageView
@@ -78,6 +81,8 @@ class ChatScreen(Screen[None]):
                 tooltip="Expand / collapse every tool call and result"),
         Binding("ctrl+up", "focus_last_message", "Messages", show=False,
                 tooltip="Focus the messages (then ↑/↓ and the keys below)"),
+        Binding("ctrl+o", "attach_file", "Attach", show=False, priority=True,
+                tooltip="Attach a file to the next message (or /attach PATH…)"),
         Binding("f1", "help", "Help", show=False, priority=True, tooltip="This help"),
         Binding("escape", "stop", "Stop", show=False,
                 tooltip="Stop the streaming answer (what arrived is kept)"),
@@ -94,6 +99,7 @@ class ChatScreen(Screen[None]):
         self.compare_refs: list[str] | None = None
         """Models the next message goes to (a compare), when armed."""
         self.tools = ChatTools(self, service.settings, self._say)
+        self.attachments = ChatAttachments(self, service, self._say)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -101,6 +107,7 @@ class ChatScreen(Screen[None]):
             with Vertical(id="chat"):
                 yield ChatLog(id="log")
                 yield Static(id="prompt-hint")
+                yield AttachmentChips(self.service.settings.attachments, id="chips")
                 yield PromptInput(id="prompt")
         yield StatusBar(id="status")
         yield Footer(compact=True)
@@ -273,15 +280,22 @@ class ChatScreen(Screen[None]):
             self._say("An answer is still streaming: wait, or press Esc to stop it.", "warning")
             self.prompt.load_text(text)
             return
+        attachments = (await self.attachments.ready(session_id)
+                       if self.attachments.chips.pending else [])
+        if attachments is None:  # the model cannot take them: nothing sent, the text kept
+            self.prompt.load_text(text)
+            return
         if self.compare_refs:
             refs, self.compare_refs = self.compare_refs, None
-            run = await self._try(self.service.compare, session_id, text, refs)
+            run = await self._try(functools.partial(self.service.compare,
+                                                    attachments=attachments),
+                                  session_id, text, refs)
             if run is not None:
                 self.run_worker(self.compares.stream_compare(run), group="turns")
             return
         self.run_turn(self.service.send(session_id, text[1:] if text.startswith("//") else text,
                                         toolbox=self.tools.toolbox,
-                                        approve=self.tools.approve))
+                                        approve=self.tools.approve, attachments=attachments))
 
     def run_turn(self, run: TurnRun) -> None:
         """Stream one turn into the chat, in a worker."""
@@ -519,6 +533,25 @@ class ChatScreen(Screen[None]):
     def action_help(self) -> None:
         self.run_worker(self.run_command("/help"))
 
+    # attachments --------------------------------------------------------------------------
+
+    def action_attach_file(self) -> None:
+        """Pick a file to attach to the next message."""
+        self.attachments.pick()
+
+    @on(PromptInput.Pasted)
+    def _pasted(self, event: PromptInput.Pasted) -> None:
+        self.run_worker(self.attachments.pasted(event.text), group="attach")
+
+    @on(AttachmentChips.OfferTaken)
+    async def _offer_taken(self, event: AttachmentChips.OfferTaken) -> None:
+        await self.attachments.take_offer(event.raw)
+
+    @on(AttachmentChips.Changed)
+    def _chips_changed(self) -> None:
+        self.run_worker(self.attachments.refresh_cost(self.session_id), group="attach-cost",
+                        exclusive=True)
+
     # slash commands -----------------------------------------------------------------------
 
     @on(PromptInput.Hint)
@@ -573,6 +606,12 @@ class ChatScreen(Screen[None]):
         elif action is Action.SHOW_TEXT:
             await self.app.push_screen(TextEditor(str(result.data), result.message,
                                                   help="Esc closes"))
+        elif action is Action.ATTACH:
+            await self.attachments.add(result.data)
+        elif action is Action.DETACH:
+            await self.attachments.detach(str(result.data))
+        elif action is Action.PICK_FILE:
+            self.attachments.pick()
         elif action is Action.SHOW_HELP:
             await self.app.push_screen(TextEditor("Slash commands and keys",
                                                   f"{result.message}\n\n{self.keys_help()}",

@@ -94,6 +94,12 @@ class MessageView(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield self._meta
+        if self.message.attachments:
+            from ...attachments import record_chip
+
+            yield Static(Content("  ".join(f"[{record_chip(r)}]"
+                                           for r in self.message.attachments)),
+                         classes="attachments")
         if self._body is not None:
             yield self._body
         yield from self._blocks

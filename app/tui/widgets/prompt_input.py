@@ -1,5 +1,5 @@
 """The multi-line prompt: Enter sends, Ctrl+J inserts a newline, Up/Down walk the history,
-Tab completes slash commands."""
+Tab completes slash commands and `/attach` paths."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class PromptInput(TextArea):
         Binding("ctrl+j,shift+enter,alt+enter", "newline", "Newline", show=False,
                 tooltip="Insert a newline"),
         Binding("tab", "complete", "Complete", show=False,
-                tooltip="Complete a slash command (// sends a literal slash)"),
+                tooltip="Complete a slash command or an /attach path (// sends a literal "
+                        "slash)"),
     ]
     #: Keys handled in `on_key` rather than by bindings, listed for the keys help.
     KEYS = [
@@ -38,6 +39,13 @@ class PromptInput(TextArea):
 
     class Submitted(Message):
         """The person sent `text`."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Pasted(Message):
+        """Short `text` was pasted (the screen offers to attach it when it names a file)."""
 
         def __init__(self, text: str) -> None:
             super().__init__()
@@ -64,6 +72,8 @@ class PromptInput(TextArea):
     async def on_paste(self, event: events.Paste) -> None:
         """A large paste goes in as a placeholder (see `LARGE_PASTE_CHARS`)."""
         if len(event.text) <= LARGE_PASTE_CHARS or self.read_only:
+            if not self.read_only:
+                self.post_message(self.Pasted(event.text))
             return
         event.prevent_default()
         event.stop()
@@ -129,6 +139,9 @@ class PromptInput(TextArea):
 
     def action_complete(self) -> None:
         text = self.text
+        if text.startswith("/attach ") and "\n" not in text:
+            self._complete_path(text)
+            return
         name, space, arg = text[1:].partition(" ")
         source = self.completions.get(name.lower()) if space else None
         if text.startswith("/") and source is not None and " " not in arg and "\n" not in arg:
@@ -144,12 +157,24 @@ class PromptInput(TextArea):
         if len(matches) == 1:
             self.load_text(before + matches[0] + " ")
         elif matches:
-            common = matches[0]
-            for m in matches[1:]:
-                while not m.startswith(common):
-                    common = common[:-1]
-            self.load_text(before + common)
+            self.load_text(before + _common_prefix(matches))
         self.move_cursor(self.document.end)
+
+    def _complete_path(self, text: str) -> None:
+        """Tab after `/attach`: complete the last path from the disk (its longest common
+        part; a quoted name when it holds spaces)."""
+        import shlex
+
+        from ...attachments import complete_path
+
+        head, _, last = text.rpartition(" ")
+        matches = complete_path(last)
+        if matches:
+            done = _common_prefix(matches)
+            if len(matches) == 1 and done != shlex.quote(done) and not done.endswith("/"):
+                done = shlex.quote(done)
+            self.load_text(f"{head} {done}")
+            self.move_cursor(self.document.end)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         text = self.text
@@ -161,3 +186,11 @@ class PromptInput(TextArea):
             self.post_message(self.Hint([f"{c.usage}  —  {c.help}" for c in found]))
         else:
             self.post_message(self.Hint([]))
+
+
+def _common_prefix(matches: list[str]) -> str:
+    common = matches[0]
+    for match in matches[1:]:
+        while not match.startswith(common):
+            common = common[:-1]
+    return common

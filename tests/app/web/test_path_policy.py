@@ -91,3 +91,21 @@ async def test_the_export_dialog_keeps_to_the_allowed_folders(remote: Path,
         await pilot.press("enter")
         await wait_until(pilot, inside.exists)
         assert "Tell me about the moon." in inside.read_text()
+
+
+def test_attachments_off_loopback_stay_inside_the_allowed_folders(remote: Path,
+                                                                  tmp_path: Path) -> None:
+    from app.attachments import AttachmentError
+    from app.attachments.paths import attachment_path, expand
+
+    inside = remote / "notes.md"
+    inside.write_text("# notes\n", encoding="utf-8")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("key\n", encoding="utf-8")
+    (remote / "escape.txt").symlink_to(outside)  # a link inside pointing out is refused too
+    assert attachment_path(inside) == inside.resolve()
+    for path in (outside, remote / "escape.txt"):
+        with pytest.raises(AttachmentError):
+            attachment_path(path)
+    with pytest.raises(AttachmentError):
+        expand(str(tmp_path / "*.txt"), 10)
