@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     # a KeyboardInterrupt that the commands handle.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     guard_stdout()
-    _setup_logging()
     try:
+        _setup_logging()  # imports platformdirs: a Ctrl+C can land here too
         cli.main(args=argv, prog_name="talu-chat", standalone_mode=False)
     except BrokenPipeError:
         stdout_closed()

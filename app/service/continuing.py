@@ -39,6 +39,8 @@ def continue_answer(service: ConversationService, session_id: str,
     answer = last[0] if last else None
     if answer is None or answer.role != "assistant" or answer.tool_calls:
         raise EngineError("nothing to continue: the last message is not an answer")
+    if answer.status == "error":
+        raise EngineError("the last answer failed: /regenerate (r) tries it again")
     if not can_continue(answer):
         raise EngineError("nothing to continue: the last answer is complete")
     ref = (answer.model_ref or service.store.get_session(session_id).model_ref
