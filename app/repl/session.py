@@ -252,7 +252,8 @@ class Repl:
         if action in (Action.PICK_MODEL, Action.SHOW_MODELS):
             await self._models(pick=action is Action.PICK_MODEL)
         elif action is Action.REGENERATE:
-            await self.turn(self.service.regenerate, self.session_id, self.config)
+            await self.turn(self.service.regenerate, self.session_id, self.config,
+                            toolbox=await self._tools(), approve=self._approve)
         elif action is Action.CONTINUE:
             toolbox = await self._tools()
             started = await self._off_loop(lambda: self.service.continue_answer(

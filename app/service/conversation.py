@@ -448,7 +448,8 @@ class ConversationService(AlternativesMixin, AttachmentMethods):
 
         return CompareRun(self, session_id, text, refs, config, attachments=attachments)
 
-    def regenerate(self, session_id: str, config: dict[str, Any] | None = None) -> TurnRun:
+    def regenerate(self, session_id: str, config: dict[str, Any] | None = None, *,
+                   toolbox: Toolbox | None = None, approve: Approve | None = None) -> TurnRun:
         """Answer the last user message again, as a new alternative of its turn.
 
         The earlier answers stay as the turn's other alternatives (browse them with
@@ -461,7 +462,8 @@ class ConversationService(AlternativesMixin, AttachmentMethods):
         users = [m for m in messages if m.role == "user"]
         if not users:
             raise EngineError("nothing to regenerate: the session has no user message")
-        return TurnRun(self, session_id, None, None, config, new_alternative=True)
+        return TurnRun(self, session_id, None, None, config, toolbox=toolbox, approve=approve,
+                       new_alternative=True)
 
     def continue_answer(self, session_id: str, config: dict[str, Any] | None = None, *,
                         toolbox: Toolbox | None = None,

@@ -165,3 +165,8 @@ def test_typed_names_are_names_or_one_usage_error(words: list[str]) -> None:
         assert "\n" not in str(exc)
     else:
         assert names and all(n.replace("_", "").replace("-", "").isalnum() for n in names)
+
+
+async def test_a_regenerated_answer_is_offered_the_sessions_tools(peer: OpenAIServer) -> None:
+    await _repl(f"/tools use current_time{ENTER}one{ENTER}/regenerate{ENTER}")
+    assert _offered(peer) == [["current_time"], ["current_time"]]

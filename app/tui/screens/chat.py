@@ -315,7 +315,9 @@ class ChatScreen(Screen[None]):
         """Answer the last user message again (also: retry after an error)."""
         if self.session_id is None or self.runs.get(self.session_id):
             return
-        run = await self._try(self.service.regenerate, self.session_id)
+        session_id = self.session_id
+        run = await self._try(lambda: self.service.regenerate(
+            session_id, toolbox=self.tools.toolbox, approve=self.tools.approve))
         if run is None:
             return
         await self.log_view.remove_after_last_user()
