@@ -6,10 +6,16 @@ from storage import StoredMessage
 
 
 def answer_facts(message: StoredMessage) -> list[str]:
-    """`local::smollm2`, `TTFT 0.31 s`, `132 tok/s`, `45 tokens`, then how it ended if unusual."""
-    parts = [" ".join((message.model_ref or "assistant").split())]
-    if (label := alternative_label(message)) is not None:
-        parts.insert(0, label)
+    """`local::smollm2`, `TTFT 0.31 s`, `132 tok/s`, `45 tokens`, then how it ended if unusual
+    (`‹ 2/3 ›` first when the turn has alternatives)."""
+    label = alternative_label(message)
+    model = " ".join((message.model_ref or "assistant").split())
+    return [*([label] if label else []), model, *answer_metrics(message)]
+
+
+def answer_metrics(message: StoredMessage) -> list[str]:
+    """`answer_facts` without the model and the alternative."""
+    parts: list[str] = []
     if message.ttft_s is not None:
         parts.append(f"TTFT {message.ttft_s:.2f} s")
     if message.tokens_per_s is not None:

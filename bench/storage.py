@@ -113,6 +113,22 @@ def build(store: Store, sessions: int, messages: int, seed: int) -> tuple[str, s
     return session_records[0].id, words[len(words) // 2]
 
 
+def build_alternatives(store: Store, messages: int) -> str:
+    """A session of `messages` rows where every turn was answered three times (two hidden
+    alternatives and the shown one); return its id."""
+    session = store.create_session(title="regenerated a lot", model_ref="local::smollm2")
+    rows = []
+    for position in range(messages):
+        alternative = 0 if position % 4 == 0 else position % 4 - 1
+        rows.append(StoredMessage(
+            id=new_id(), session_id=session.id, position=position,
+            role="user" if position % 4 == 0 else "assistant",
+            content=f"message {position}", created_at=session.created_at,
+            alternative=alternative, chosen=position % 4 in (0, 3)))
+    store.bulk_insert([], rows)
+    return session.id
+
+
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
     """Run fn once to warm up, then repeat times; return the durations in seconds."""
     fn()
@@ -165,6 +181,7 @@ def main() -> None:
             f"({args.messages / built_s:,.0f} messages/s, FTS included); file {size_mb:,.0f} MB"
         )
 
+        alternatives = build_alternatives(store, BIG_SESSION_MESSAGES)
         streaming = store.add_message(big, "assistant", "", status="streaming")
         partial: list[str] = []
 
@@ -181,7 +198,15 @@ def main() -> None:
                 f"last 50 of the {BIG_SESSION_MESSAGES:,}-message session",
                 lambda: store.get_messages(big, limit=50),
             ),
+            (
+                f"same, every turn with 3 alternatives ({BIG_SESSION_MESSAGES:,} rows)",
+                lambda: store.get_messages(alternatives, limit=50),
+            ),
             ("append a message", lambda: store.add_message(big, "user", "one more question")),
+            ("append an answer row (joins the last turn)",
+             lambda: store.add_message(big, "assistant", "one more answer")),
+            ("append a new alternative (regenerate)",
+             lambda: store.add_message(alternatives, "assistant", "again", new_alternative=True)),
             ("flush a streaming answer (update)", flush),
         ]
         results = [(name, timed(fn, args.repeat)) for name, fn in operations]

@@ -253,6 +253,9 @@ def m007_turn_alternatives(db: Database) -> None:
     # stay unique in the session and every existing row is alternative 0, chosen.
     db.execute("ALTER TABLE messages ADD COLUMN alternative INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE messages ADD COLUMN chosen INTEGER NOT NULL DEFAULT 1")
+    # Most sessions have no alternative at all: reading one finds that out without a scan.
+    db.execute("CREATE INDEX messages_alternatives ON messages (session_id, position) "
+               "WHERE alternative > 0")
 
 
 @migration

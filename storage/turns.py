@@ -119,17 +119,24 @@ def choose(conn: sqlite3.Connection, session_id: str, turn: TurnSpan, index: int
 def fill_counts(conn: sqlite3.Connection, session_id: str,
                 messages: Sequence[StoredMessage]) -> None:
     """Set each answer message's `alternatives` (how many its turn holds)."""
+    if not messages or conn.execute(
+            "SELECT 1 FROM messages WHERE session_id = ? AND alternative > 0 LIMIT 1",
+            (session_id,)).fetchone() is None:
+        return  # no alternative anywhere (most sessions): every count stays 1
+    first = min(message.position for message in messages)
+    start = conn.execute(
+        "SELECT position FROM messages WHERE session_id = ? AND role = 'user' "
+        "AND position <= ? ORDER BY position DESC LIMIT 1", (session_id, first)).fetchone()
     rows = conn.execute(
         "SELECT position, role, alternative FROM messages WHERE session_id = ? "
-        "AND (role = 'user' OR alternative > 0) ORDER BY position", (session_id,)).fetchall()
+        "AND position >= ? AND (role = 'user' OR alternative > 0) ORDER BY position",
+        (session_id, -1 if start is None else int(start[0]))).fetchall()
     users = [int(position) for position, role, _alt in rows if role == "user"]
     counts: dict[int | None, int] = {}
     for position, role, alternative in rows:
         if role != "user":
-            start = turn_of(users, int(position)).start
-            counts[start] = max(counts.get(start, 1), int(alternative) + 1)
-    if not counts:
-        return
+            turn_start = turn_of(users, int(position)).start
+            counts[turn_start] = max(counts.get(turn_start, 1), int(alternative) + 1)
     for message in messages:
         if message.role != "user":
             message.alternatives = counts.get(turn_of(users, message.position).start, 1)

@@ -180,3 +180,13 @@ async def test_local_models_answer_one_at_a_time_and_cancel_reaches_the_queued_o
     finally:
         await service.engine.aclose()
         service.close()
+
+
+async def test_compare_streams_endpoints_at_the_same_time(service: ConversationService,
+                                                          scripted: Scripted) -> None:
+    refs = [scripted.use(name, chunks=[f" {name}{n}" for n in range(5)], delay_s=0.02)
+            for name in ("a", "b")]
+    sid = service.new_session().id
+    order = [tagged.index async for tagged in service.compare(sid, "go", refs).events()
+             if isinstance(tagged.event, TurnDelta)]
+    assert sorted(order) == [0] * 5 + [1] * 5 and order != sorted(order)  # interleaved

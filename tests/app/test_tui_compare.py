@@ -52,6 +52,7 @@ async def test_compare_streams_columns_and_keeping_one_continues_on_its_model(
         assert first.region.y == second.region.y and first.region.x < second.region.x
         meta = str(second.query_one(".meta").content)
         assert "TTFT" in meta and "tok/s" in meta and "3 tokens" in meta
+        assert slow not in meta and "‹" not in meta  # the model heads the column already
         sid = screen.session_id
         assert answers(sid) == [("scripted::echo", "Echo: Which is better?", 0, True),
                                 (slow, "Slow and sure.", 1, False)]

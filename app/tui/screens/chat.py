@@ -133,6 +133,11 @@ class ChatScreen(Screen[None]):
         """The turns still streaming, by session."""
         return self.turns.active if self.turns is not None else {}
 
+    def _streaming(self, session_id: str) -> bool:
+        """Whether an answer or a compare of the session is still streaming."""
+        return bool(self.runs.get(session_id)) or bool(
+            self.compares and self.compares.is_streaming(session_id))
+
     async def _db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a service call (it may touch the database) on a worker thread."""
         return await asyncio.to_thread(func, *args, **kwargs)
@@ -313,7 +318,7 @@ class ChatScreen(Screen[None]):
 
     async def action_regenerate(self) -> None:
         """Answer the last user message again (also: retry after an error)."""
-        if self.session_id is None or self.runs.get(self.session_id):
+        if self.session_id is None or self._streaming(self.session_id):
             return
         session_id = self.session_id
         run = await self._try(lambda: self.service.regenerate(
@@ -365,7 +370,7 @@ class ChatScreen(Screen[None]):
         here) on an earlier one."""
         if self.session_id is None:
             return
-        if self.runs.get(self.session_id):
+        if self._streaming(self.session_id):
             self._say("An answer is still streaming: wait, or press Esc to stop it.", "warning")
             return
         result = await self._try(self.service.browse_alternative, self.session_id, step,

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from storage import StoredMessage
 
-from ...formatting import answer_facts
+from ...formatting import answer_metrics
 from ...sanitize import visible_controls, visible_line
 from .message_view import shown_text
 
@@ -81,7 +81,7 @@ class CompareColumn(Vertical, can_focus=True):
             self._body.set_text(shown)
         else:
             self._body.finish()
-        self._meta.update(Content(" · ".join(answer_facts(message)[1:]) or message.status))
+        self._meta.update(Content(" · ".join(answer_metrics(message)) or message.status))
         failed = message.status == "error"
         self.set_class(failed, "-error")
         self._error.display = failed
