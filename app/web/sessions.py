@@ -187,9 +187,9 @@ class Sessions:
                 await websocket.close(code=WSCloseCode.GOING_AWAY,
                                       message=b"talu-chat web: the app has ended.")
         finally:
+            self._free.release()  # the tab has gone: a reload may start while this one quits
             await process.shutdown(self.stop_wait_s)
             del self.open[process]
-            self._free.release()
             log.info("session ended (process %s)", process.pid)
         return websocket
 
