@@ -226,3 +226,23 @@ def stored_answer(profile: str) -> tuple[str, str, str | None] | None:
     if len(messages) < 2 or messages[-1].status != "complete":
         return None
     return messages[0].content, messages[-1].content, messages[-1].model_ref
+
+
+async def test_an_app_that_cannot_start_ends_its_tab_not_the_server(
+        http: aiohttp.ClientSession, isolated_env: Path) -> None:
+    with web_server() as server:
+        write_config(isolated_env, "no_such_setting = 1\n")  # read by the next app process
+        ws = await http.ws_connect(f"{server.base}/ws",
+                                   headers={**cookie(server), **own_origin(server)},
+                                   timeout=WS_TIMEOUT)
+        async with asyncio.timeout(60):
+            async for _ in ws:
+                pass
+        assert ws.close_code == aiohttp.WSCloseCode.GOING_AWAY
+        assert server.process.poll() is None  # the server goes on
+        write_config(isolated_env, "")
+        async with http.get(f"{server.base}/", headers=cookie(server)) as response:
+            assert response.status == 200
+    assert "Traceback" not in server.output()
+    log = locations.log_file().read_text(encoding="utf-8")
+    assert "talu-chat: unknown setting no_such_setting" in log  # the app's one line
