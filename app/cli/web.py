@@ -89,11 +89,29 @@ def session(profile: str, model_ref: str | None, theme: str | None) -> None:
                        settings=load_settings()))
 
 
+def _stderr_to_log() -> None:
+    """Send this process's stderr (a crash's traceback, which may quote model output) to the
+    log file: the server would copy it raw to its terminal."""
+    import os
+
+    from .. import locations
+
+    try:
+        path = locations.log_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError:
+        return
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def _session_main() -> None:
     from . import _setup_logging
     from .output import report
 
     _setup_logging()
+    _stderr_to_log()
     try:
         session.main(args=sys.argv[1:], prog_name="talu-chat web", standalone_mode=False)
     except Exception as exc:

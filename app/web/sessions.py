@@ -22,6 +22,8 @@ from textual_serve.download_manager import DownloadManager
 
 log = logging.getLogger("talu_chat.web")
 
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Largest message a tab may send (a paste arrives as one)."""
 MAX_CELLS = 1000
 """Widest and tallest terminal a tab may ask for (a hostile size must not cost memory)."""
 
@@ -155,7 +157,7 @@ class Sessions:
 
     async def run(self, request: web.Request) -> web.WebSocketResponse:
         """Serve one tab's websocket: start its process, relay, stop the process."""
-        websocket = web.WebSocketResponse(heartbeat=15, max_msg_size=1024 * 1024)
+        websocket = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_MESSAGE_BYTES)
         await websocket.prepare(request)
         if not await self._take_slot():
             await websocket.close(code=WSCloseCode.TRY_AGAIN_LATER,
@@ -187,9 +189,9 @@ class Sessions:
                 await websocket.close(code=WSCloseCode.GOING_AWAY,
                                       message=b"talu-chat web: the app has ended.")
         finally:
+            self._free.release()  # the tab has gone: a reload may start while this one quits
             await process.shutdown(self.stop_wait_s)
             del self.open[process]
-            self._free.release()
             log.info("session ended (process %s)", process.pid)
         return websocket
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, WebSocket, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -44,6 +45,27 @@ def screenshot(page: Page, name: str) -> Path:
     page.screenshot(path=str(path))
     print(f"screenshot: {path}")
     return path
+
+
+def record_drawing(page: Page) -> bytearray:
+    """What the page's app draws (the websocket's binary frames), collected from now on."""
+    drawn = bytearray()
+
+    def on_websocket(ws: WebSocket) -> None:
+        ws.on("framereceived", lambda payload: drawn.extend(payload)
+              if isinstance(payload, bytes) else None)
+
+    page.on("websocket", on_websocket)
+    return drawn
+
+
+def wait_for_drawn(page: Page, drawn: bytearray, needle: bytes, timeout_s: float = 60) -> None:
+    """Until the app has drawn `needle` (a readiness signal, not an assertion on the screen:
+    keys typed before the chat screen is up are lost)."""
+    deadline = time.monotonic() + timeout_s
+    while needle not in drawn:
+        assert time.monotonic() < deadline, f"the page's app never drew {needle!r}"
+        page.wait_for_timeout(100)  # lets Playwright deliver the frames
 
 
 def wait_for_terminal(page: Page) -> None:

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from app import locations
-from tests.app.web.browser import browser, screenshot, wait_for_terminal
+from tests.app.web.browser import (
+    browser,
+    record_drawing,
+    screenshot,
+    wait_for_drawn,
+    wait_for_terminal,
+)
 from tests.app.web.running import wait_until, web_server
 from tests.support.openai_server import OpenAIServer, Reply
 from tests.support.profiles import db_path, open_store, write_config
@@ -26,12 +32,16 @@ pytestmark = pytest.mark.browser
 ANSWER = "Rivers carry dissolved salts into the sea, and the sun takes only water away."
 
 
-def _peer_profile(home: Path, peer: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """New sessions answer from the scripted OpenAI-compatible server, word by word."""
-    write_config(home, f'default_model = "peer::echo"\n\n[endpoints.peer]\n'
-                       f'base_url = "{peer.base_url}"\n')
+@pytest.fixture
+def peer_profile(isolated_env: Path, openai_peer: OpenAIServer,
+                 monkeypatch: pytest.MonkeyPatch) -> OpenAIServer:
+    """New sessions answer from the scripted OpenAI-compatible server, word by word (the
+    app processes of the tabs read the same settings file)."""
+    write_config(isolated_env, f'default_model = "peer::echo"\n\n[endpoints.peer]\n'
+                               f'base_url = "{openai_peer.base_url}"\n')
     monkeypatch.delenv("TALU_CHAT_DEFAULT_MODEL")
-    peer.script("echo", Reply(text=ANSWER, rate=25))
+    openai_peer.script("echo", Reply(text=ANSWER, rate=25))
+    return openai_peer
 
 
 def _stored_turn() -> tuple[str, str, str | None, str | None] | None:
@@ -51,18 +61,17 @@ def _stored_turn() -> tuple[str, str, str | None, str | None] | None:
 
 
 def test_a_prompt_typed_in_the_page_is_answered_and_stored(
-        isolated_env: Path, openai_peer: OpenAIServer,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    _peer_profile(isolated_env, openai_peer, monkeypatch)
+        peer_profile: OpenAIServer) -> None:
     with web_server() as server, browser() as context:
         page = context.new_page()
+        drawn = record_drawing(page)
         page.goto(server.token_url)
         assert page.url == f"{server.base}/"  # the token left the address bar…
         cookies = {c["name"]: c for c in context.cookies()}
         assert cookies[server.cookie_name]["httpOnly"]  # …for a cookie scripts cannot read
         assert cookies[server.cookie_name]["sameSite"] == "Strict"
         wait_for_terminal(page)
-        wait_until(db_path().exists, 60, "the app to open the profile")
+        wait_for_drawn(page, drawn, b"ready")  # the chat screen's status bar
         page.locator(".xterm-helper-textarea").focus()
         page.keyboard.type("Why is the sea salty?")
         page.keyboard.press("Enter")
@@ -72,7 +81,7 @@ def test_a_prompt_typed_in_the_page_is_answered_and_stored(
         assert shot.stat().st_size > 10_000
         assert len(server.app_processes()) == 1
     assert _stored_turn() == ("Why is the sea salty?", ANSWER, "stop", "peer::echo")
-    request = openai_peer.chat_requests[-1]
+    request = peer_profile.chat_requests[-1]
     assert request.stream and request.last_user == "Why is the sea salty?"
     assert len(request.sent_at) > 5  # the answer came in pieces, not as one block
     assert server.process.returncode == 0
@@ -126,9 +135,11 @@ def test_a_foreign_page_cannot_open_the_websocket(tmp_path: Path) -> None:
     assert "GET /ws 403" in log  # refused for its Origin, though it carried the cookie
 
 
-def test_a_tab_beyond_the_cap_says_why() -> None:
+def test_a_tab_beyond_the_cap_says_why_and_a_reload_keeps_its_slot(
+        peer_profile: OpenAIServer) -> None:
     with web_server() as server, browser() as context:
         first = context.new_page()
+        drawn = record_drawing(first)
         first.goto(server.token_url)
         wait_for_terminal(first)
         second = context.new_page()
@@ -138,3 +149,12 @@ def test_a_tab_beyond_the_cap_says_why() -> None:
         assert "1 tab is already open" in reason and "max_sessions" in reason
         screenshot(second, "refused-tab")
         assert len(server.app_processes()) == 1
+        second.close()
+        # A reload opens the new websocket before the old one has closed: it waits for the
+        # slot its own old page frees, and gets a fresh app.
+        old = server.app_processes()
+        drawn.clear()
+        first.reload()
+        wait_for_drawn(first, drawn, b"ready")
+        assert "-closed" not in (first.get_attribute("body", "class") or "")
+        assert len(server.app_processes()) == 1 and server.app_processes() != old

@@ -5,15 +5,19 @@ clients (the browser itself is in test_browser.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from app import locations
 from tests.app.web.running import WebServer, stop, wait_until, web_server
+from tests.support.openai_server import OpenAIServer, Reply
+from tests.support.profiles import db_path, open_store, write_config
 
 WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=60, ws_close=10)
 
@@ -44,6 +48,21 @@ async def first_frame(ws: aiohttp.ClientWebSocketResponse) -> bytes:
                 return bytes(message.data)
             assert message.type == aiohttp.WSMsgType.TEXT, message
     raise AssertionError(f"the websocket closed before the app drew: {ws.close_code}")
+
+
+async def reading(ws: aiohttp.ClientWebSocketResponse, predicate: Callable[[bytes], bool],
+                  what: str, timeout: float = 60) -> None:
+    """Read what the app draws (a tab that stops reading stalls its app) until
+    `predicate(everything drawn since)` holds."""
+    drawn = bytearray()
+    async with asyncio.timeout(timeout):
+        while not predicate(bytes(drawn)):
+            with contextlib.suppress(TimeoutError):
+                message = await ws.receive(timeout=0.1)
+                assert message.type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                            aiohttp.WSMsgType.ERROR), (what, message)
+                if message.type == aiohttp.WSMsgType.BINARY:
+                    drawn.extend(message.data)
 
 
 async def test_the_page_needs_the_token_then_keeps_it_in_a_cookie(
@@ -179,3 +198,51 @@ async def test_hostile_tab_messages_are_dropped(http: aiohttp.ClientSession) -> 
         assert len(server.app_processes()) == 1
         await ws.close()
     assert "Traceback" not in server.output()
+
+
+async def test_a_tab_runs_the_profile_and_model_the_server_was_given(
+        http: aiohttp.ClientSession, isolated_env: Path, openai_peer: OpenAIServer) -> None:
+    write_config(isolated_env, f'[endpoints.peer]\nbase_url = "{openai_peer.base_url}"\n')
+    openai_peer.script("echo", Reply(text="Typed through the websocket."))
+    with web_server(before=("--profile", "work", "--model", "peer::echo")) as server:
+        ws = await http.ws_connect(f"{server.base}/ws",
+                                   headers={**cookie(server), **own_origin(server)},
+                                   timeout=WS_TIMEOUT)
+        # keys sent before the chat screen is up are lost: wait for its status bar
+        await reading(ws, lambda drawn: b"ready" in drawn, "the chat to be ready")
+        await ws.send_str(json.dumps(["stdin", "Hello from a tab\r"]))
+        await reading(ws, lambda _: stored_answer("work") is not None, "the stored answer")
+        await ws.close()
+    assert stored_answer("work") == ("Hello from a tab", "Typed through the websocket.",
+                                     "peer::echo")
+    assert not db_path().exists()  # nothing went to the default profile
+
+
+def stored_answer(profile: str) -> tuple[str, str, str | None] | None:
+    """(question, answer, model) of the profile's first session once its answer is final."""
+    with open_store(profile) as store:
+        sessions = store.list_sessions()
+        messages = store.get_messages(sessions[0].id) if sessions else []
+    if len(messages) < 2 or messages[-1].status != "complete":
+        return None
+    return messages[0].content, messages[-1].content, messages[-1].model_ref
+
+
+async def test_an_app_that_cannot_start_ends_its_tab_not_the_server(
+        http: aiohttp.ClientSession, isolated_env: Path) -> None:
+    with web_server() as server:
+        write_config(isolated_env, "no_such_setting = 1\n")  # read by the next app process
+        ws = await http.ws_connect(f"{server.base}/ws",
+                                   headers={**cookie(server), **own_origin(server)},
+                                   timeout=WS_TIMEOUT)
+        async with asyncio.timeout(60):
+            async for _ in ws:
+                pass
+        assert ws.close_code == aiohttp.WSCloseCode.GOING_AWAY
+        assert server.process.poll() is None  # the server goes on
+        write_config(isolated_env, "")
+        async with http.get(f"{server.base}/", headers=cookie(server)) as response:
+            assert response.status == 200
+    assert "Traceback" not in server.output()
+    log = locations.log_file().read_text(encoding="utf-8")
+    assert "talu-chat: unknown setting no_such_setting" in log  # the app's one line
