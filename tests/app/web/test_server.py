@@ -131,7 +131,11 @@ async def test_a_tab_beyond_the_cap_is_refused_with_a_reason(
         first = await http.ws_connect(f"{server.base}/ws?width=100&height=30",
                                       headers=headers, timeout=WS_TIMEOUT)
         assert b"\x1b[" in await first_frame(first)  # the app draws with escape sequences
-        assert len(server.app_processes()) == 1
+        [child] = server.app_processes()
+        environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        assert b"TALU_CHAT_WEB_MODE=loopback" in environ
+        assert server.token.encode() not in b"".join(environ)  # the app never sees the token
+        assert server.token.encode() not in Path(f"/proc/{child}/cmdline").read_bytes()
         second = await http.ws_connect(f"{server.base}/ws", headers=headers,
                                        timeout=WS_TIMEOUT)
         message = await second.receive(timeout=60)
