@@ -65,3 +65,14 @@ def confine(path: Path | str) -> Path:
     shown = ", ".join(str(folder) for folder in allowed)
     raise PathPolicyError(f"{path}: in a browser off loopback only files inside {shown} can "
                           "be used ([web] allowed_dirs)")
+
+
+def suggested_folder(folder: Path) -> Path:
+    """Where to suggest a file: `folder`, or off loopback the first allowed folder when
+    `folder` is outside them (so the suggestion works)."""
+    try:
+        confine(folder)
+    except PathPolicyError:
+        allowed = _allowed_dirs()
+        return allowed[0] if allowed else folder
+    return folder

@@ -69,8 +69,9 @@ def web(host: str, port: int | None, profile: str | None) -> None:
     def ready(bound: int) -> None:
         if remote:
             _say(remote_warning(host, settings.allowed_dirs))
+        tabs = "1 tab" if options.max_sessions == 1 else f"{options.max_sessions} tabs"
         _say(f"open {address(host, bound, options.token)} in a browser (the token then "
-             f"lives in a cookie); {options.max_sessions} tab(s) at once; Ctrl+C stops")
+             f"lives in a cookie); at most {tabs} at once; Ctrl+C stops")
 
     asyncio.run(serve(options, ready))
 

@@ -14,7 +14,7 @@ from textual.widgets import Checkbox, Input, RadioButton, RadioSet, Static
 
 from storage import EXPORT_FORMATS
 
-from ...path_policy import PathPolicyError, confine
+from ...path_policy import PathPolicyError, confine, suggested_folder
 
 FORMAT_LABELS = {"md": "Markdown", "json": "JSON (re-importable)", "jsonl": "JSONL (OpenAI)",
                  "html": "HTML (one file)"}
@@ -37,7 +37,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
     def __init__(self, default_stem: str, folder: Path) -> None:
         super().__init__()
         self.default_stem = default_stem
-        self.folder = folder
+        self.folder = suggested_folder(folder)
         self.fmt = "md"
 
     def compose(self) -> ComposeResult:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.web.guard import authority, origin_authority
+from app.web.guard import Guard, authority, origin_authority
+from app.web.options import WebOptions
 from app.web.sessions import MAX_CELLS, cells, envelope
 
 
@@ -78,3 +80,29 @@ def test_any_tab_message_is_an_envelope_or_dropped(text: str) -> None:
 def test_any_terminal_size_is_bounded(value: object) -> None:
     assert 1 <= cells(value, 80) <= MAX_CELLS
     assert cells(True, 80) == 80 and cells("120", 80) == 120 and cells(10**9, 80) == MAX_CELLS
+
+
+def _guard(host: str, port: int = 8422) -> Guard:
+    guard = Guard(WebOptions(host=host, port=port, token="t" * 43, command=("true",)))
+    guard.port = port
+    return guard
+
+
+@pytest.mark.parametrize(("bound", "host", "origin", "allowed"), [
+    ("127.0.0.1", "127.0.0.1:8422", None, True),
+    ("127.0.0.1", "localhost:8422", "http://localhost:8422", True),
+    ("127.0.0.1", "[::1]:8422", None, True),
+    ("127.0.0.1", "127.0.0.1:8423", None, False),
+    ("127.0.0.1", "rebound.example:8422", "http://rebound.example:8422", False),
+    ("127.0.0.1", "127.0.0.1:8422", "http://127.0.0.1:8423", False),
+    ("192.0.2.7", "192.0.2.7:8422", "http://192.0.2.7:8422", True),
+    ("192.0.2.7", "127.0.0.1:8422", None, False),  # bound off loopback: only its own name
+    ("192.0.2.7", "rebound.example:8422", None, False),
+    ("0.0.0.0", "chat.lan:8422", "http://chat.lan:8422", True),  # any name; the token guards
+    ("0.0.0.0", "chat.lan:8422", "http://elsewhere.lan:8422", False),
+])
+def test_which_requests_name_this_server(bound: str, host: str, origin: str | None,
+                                         allowed: bool) -> None:
+    headers = {"Host": host, **({"Origin": origin} if origin else {})}
+    request = make_mocked_request("GET", "/", headers=headers)
+    assert _guard(bound).same_server(request) is allowed

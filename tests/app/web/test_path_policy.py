@@ -13,6 +13,7 @@ from app.path_policy import (
     WEB_MODE_ENV,
     PathPolicyError,
     confine,
+    suggested_folder,
     web_environment,
 )
 from app.tui.screens.export import ExportScreen
@@ -48,6 +49,11 @@ def test_off_loopback_only_the_allowed_folders(remote: Path, tmp_path: Path) -> 
             confine(outside)
 
 
+def test_the_suggested_folder_is_an_allowed_one(remote: Path, tmp_path: Path) -> None:
+    assert suggested_folder(tmp_path) == remote.resolve()
+    assert suggested_folder(remote / "sub") == remote / "sub"
+
+
 def test_a_symlink_out_of_the_folder_is_refused(remote: Path, tmp_path: Path) -> None:
     (remote / "out").symlink_to(tmp_path)
     with pytest.raises(PathPolicyError):
@@ -80,6 +86,7 @@ async def test_the_export_dialog_keeps_to_the_allowed_folders(remote: Path,
         await pilot.press("f5")
         await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen))
         path_input = app.screen.query_one("#export-path")
+        assert Path(path_input.value).parent == remote.resolve()  # the suggestion is allowed
         outside = tmp_path / "moon.md"
         path_input.value = str(outside)
         await pilot.press("enter")

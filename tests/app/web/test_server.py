@@ -131,7 +131,11 @@ async def test_a_tab_beyond_the_cap_is_refused_with_a_reason(
         first = await http.ws_connect(f"{server.base}/ws?width=100&height=30",
                                       headers=headers, timeout=WS_TIMEOUT)
         assert b"\x1b[" in await first_frame(first)  # the app draws with escape sequences
-        assert len(server.app_processes()) == 1
+        [child] = server.app_processes()
+        environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        assert b"TALU_CHAT_WEB_MODE=loopback" in environ
+        assert server.token.encode() not in b"".join(environ)  # the app never sees the token
+        assert server.token.encode() not in Path(f"/proc/{child}/cmdline").read_bytes()
         second = await http.ws_connect(f"{server.base}/ws", headers=headers,
                                        timeout=WS_TIMEOUT)
         message = await second.receive(timeout=60)
@@ -246,3 +250,20 @@ async def test_an_app_that_cannot_start_ends_its_tab_not_the_server(
     assert "Traceback" not in server.output()
     log = locations.log_file().read_text(encoding="utf-8")
     assert "talu-chat: unknown setting no_such_setting" in log  # the app's one line
+
+
+async def test_the_cap_is_a_setting(http: aiohttp.ClientSession) -> None:
+    with web_server(env={"TALU_CHAT_WEB__MAX_SESSIONS": "2"}) as server:
+        headers = {**cookie(server), **own_origin(server)}
+        tabs = [await http.ws_connect(f"{server.base}/ws", headers=headers, timeout=WS_TIMEOUT)
+                for _ in range(2)]
+        for tab in tabs:
+            await first_frame(tab)
+        assert len(server.app_processes()) == 2
+        third = await http.ws_connect(f"{server.base}/ws", headers=headers, timeout=WS_TIMEOUT)
+        message = await third.receive(timeout=60)
+        assert message.type == aiohttp.WSMsgType.CLOSE
+        assert "2 tabs are already open" in message.extra
+        for tab in tabs:
+            await tab.close()
+    assert "at most 2 tabs at once" in server.output()
