@@ -264,7 +264,9 @@ def _export(service: ConversationService, session_id: str, arg: str) -> CommandR
         raise UsageError(f"/export format must be one of {', '.join(EXPORT_FORMATS)}")
     session = service.get_session(session_id)
     path = Path(parts[1]).expanduser() if len(parts) > 1 else Path(export_filename(session, fmt))
-    written = service.export([session_id], fmt, path.resolve())
+    from .path_policy import confine  # a browser tab off loopback: [web] allowed_dirs only
+
+    written = service.export([session_id], fmt, confine(path.resolve()))
     return CommandResult(f"exported to {written}", action=Action.EXPORTED, data=str(written))
 
 

@@ -116,3 +116,20 @@ def test_attachments_off_loopback_stay_inside_the_allowed_folders(remote: Path,
             attachment_path(path)
     with pytest.raises(AttachmentError):
         expand(str(tmp_path / "*.txt"), 10)
+
+
+def test_the_export_command_off_loopback_writes_only_inside_the_allowed_folders(
+        remote: Path, tmp_path: Path) -> None:
+    from app import commands
+    from app.context import AppContext
+
+    ctx = AppContext()
+    service = ctx.service()
+    session = service.new_session()
+    outside = tmp_path / "out.md"
+    with pytest.raises(PathPolicyError):
+        commands.execute(service, session.id, f"/export md {outside}")
+    assert not outside.exists()
+    inside = remote / "out.md"
+    result = commands.execute(service, session.id, f"/export md {inside}")
+    assert inside.is_file() and str(inside) in result.message
