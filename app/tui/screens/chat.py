@@ -274,7 +274,8 @@ class ChatScreen(Screen[None]):
             self.prompt.load_text(text)
             return
         if self.compare_refs:
-            refs, self.compare_refs = self.compare_refs, None
+            refs = self.compare_refs
+            self.arm_compare(None)
             run = await self._try(self.service.compare, session_id, text, refs)
             if run is not None:
                 self.run_worker(self.compares.stream_compare(run), group="turns")
@@ -358,6 +359,13 @@ class ChatScreen(Screen[None]):
                                                                   self.status.model_ref))
         if refs:
             await self.run_command("/compare " + " ".join(shlex.quote(ref) for ref in refs))
+
+    def arm_compare(self, refs: list[str] | None) -> None:
+        """Send the next message to each of `refs` (None: to the session's model again)."""
+        self.compare_refs = refs
+        shown = " · ".join(visible_line(ref) for ref in refs or [])
+        self.prompt.placeholder = (f"compare: your message goes to {shown} (/compare off "
+                                   "cancels)" if refs else "")
 
     @on(CompareView.Keep)
     async def _keep_answer(self, event: CompareView.Keep) -> None:
@@ -533,7 +541,7 @@ class ChatScreen(Screen[None]):
             if result.data == []:
                 self.action_compare()
                 return
-            self.compare_refs = list(result.data) if result.data else None
+            self.arm_compare(list(result.data) if result.data else None)
             self._say(result.message)
         elif action is Action.OPEN_SESSION:
             await self.show_session(str(result.data), result.message)
