@@ -328,7 +328,8 @@ def _compare(service: ConversationService, session_id: str, arg: str) -> Command
         refs = compared_refs(shlex.split(arg))
     except ValueError as exc:
         raise UsageError(f"/compare: {exc}") from None
-    return CommandResult(f"your next message goes to {', '.join(refs)} (/compare off cancels)",
+    shown = ", ".join(visible_line(ref) for ref in refs)
+    return CommandResult(f"your next message goes to {shown} (/compare off cancels)",
                          action=Action.COMPARE, data=refs)
 
 
@@ -345,7 +346,7 @@ def _keep(service: ConversationService, session_id: str, arg: str) -> CommandRes
     if not choice.isdigit() or int(choice) < 1:
         raise UsageError("/keep takes an answer's number (from 1) or each")
     session = service.keep_alternative(session_id, int(choice) - 1)
-    return CommandResult(f"kept answer {choice} on {session.model_ref}",
+    return CommandResult(f"kept answer {choice} on {visible_line(session.model_ref or '')}",
                          action=Action.OPEN_SESSION, data=session.id)
 @command("attach", "PATH…", "Attach files, folders or globs to your next message (Tab "
          "completes; no PATH: pick one)")

@@ -26,9 +26,7 @@ EXPORT_FORMATS = ("md", "json", "jsonl", "html")
 #: Identifies talu-chat JSON exports; bump the version when the shape changes incompatibly.
 EXPORT_FORMAT_NAME = "talu-chat"
 EXPORT_VERSION = 3
-"""1: text messages only; 2: adds tool calls, the "tool" role and the tool messages' call ids;
-3: every alternative of a turn, each message with its `alternative` and `chosen`, and
-attachments (each with its bytes, base64)."""
+"""1: text messages only; 2: adds tool calls, the "tool" role and the tool messages' call ids."""
 
 Transcript = tuple[Session, list[StoredMessage]]
 
@@ -87,7 +85,12 @@ def export_sessions(
 
 
 def render_json(transcripts: list[Transcript]) -> str:
-    """Full-fidelity JSON that import_file reads back without loss (strict JSON, no NaN)."""
+    """Full-fidelity JSON that import_file reads back without loss (strict JSON, no NaN).
+
+    Since version 3 every alternative of a turn is there, each message saying which
+    (`alternative`) and whether it is the one shown (`chosen`), and attachments with their
+    bytes (base64).
+    """
     document = {
         "format": EXPORT_FORMAT_NAME,
         "version": EXPORT_VERSION,

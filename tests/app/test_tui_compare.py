@@ -30,6 +30,7 @@ async def compared(pilot: Pilot, refs: list[str], text: str = "Which is better?"
     await type_text(pilot, "/compare " + " ".join(refs))
     await pilot.pause()
     assert screen.compare_refs == refs
+    assert str(screen.prompt.placeholder).startswith("compare: your message goes to ")
     await type_text(pilot, text)
     await wait_until(pilot, lambda: bool(screen.query(CompareView)))
     view = screen.query_one(CompareView)
@@ -54,6 +55,7 @@ async def test_compare_streams_columns_and_keeping_one_continues_on_its_model(
         assert "TTFT" in meta and "tok/s" in meta and "3 tokens" in meta
         assert slow not in meta and "‹" not in meta  # the model heads the column already
         sid = screen.session_id
+        assert not screen.compare_refs and not screen.prompt.placeholder  # once only
         assert answers(sid) == [("scripted::echo", "Echo: Which is better?", 0, True),
                                 (slow, "Slow and sure.", 1, False)]
 

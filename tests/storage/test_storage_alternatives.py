@@ -244,3 +244,11 @@ def test_deleting_messages_keeps_one_chosen_alternative_per_turn(store: Store) -
                                  ("assistant", "b1", 0, 1), ("user", "q3", 0, 1),
                                  ("assistant", "c0", 0, 1)]
     assert len(store.get_messages(sid, alternatives=True)) == 5
+
+
+def test_trash_and_purge_take_every_alternative_with_the_session(store: Store) -> None:
+    sid = three_answers(store)
+    store.set_marker(sid, "deleted")
+    assert len(store.get_messages(sid, alternatives=True)) == 6  # restorable, all of it
+    store.purge(sid)
+    assert store.query("SELECT count(*) FROM messages")[0][0] == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ from ... import commands
 from ...commands import Action, CommandResult
 from ...sanitize import visible_line
 from ...service import ConversationService, SidebarSessions, TurnRun, export_stem
+from ..alternatives import AlternativeActions
 from ..attachments import ChatAttachments
 from ..compare import ComparePresenter
 from ..key_help import key_help
@@ -38,7 +38,7 @@ from ..tools import ChatTools
 from ..turns import USER_ERRORS, ActiveTurn, TurnPresenter
 from ..widgets.attachment_chips import AttachmentChips
 from ..widgets.chat_log import PAGE_SIZE, ChatLog
-from ..widgets.compare_view import CompareColumn, CompareView
+from ..widgets.compare_view import CompareColumn
 from ..widgets.message_view import MessageView
 from ..widgets.prompt_input import PromptInput
 from ..widgets.sidebar import SessionSidebar
@@ -46,14 +46,14 @@ from ..widgets.status_bar import StatusBar
 from ..widgets.tool_block import ToolBlock
 from .dialogs import TextEditor, TextPrompt
 from .export import ExportRequest, ExportScreen
-from .model_picker import CompareModelPicker, ModelPicker
+from .model_picker import ModelPicker
 from .search import SearchChoice, SearchScreen
 
 T = TypeVar("T")
 SIDEBAR_LIMIT = 200
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(AlternativeActions, Screen[None]):
     """Chat with the current session of the current profile."""
 
     BINDINGS = [
@@ -96,8 +96,6 @@ class ChatScreen(Screen[None]):
         self.pending_model: str | None = None
         self.turns: TurnPresenter | None = None
         self.compares: ComparePresenter | None = None
-        self.compare_refs: list[str] | None = None
-        """Models the next message goes to (a compare), when armed."""
         self.tools = ChatTools(self, service.settings, self._say)
         self.attachments = ChatAttachments(self, service, self._say)
 
@@ -291,7 +289,8 @@ class ChatScreen(Screen[None]):
             self.prompt.load_text(text)
             return
         if self.compare_refs:
-            refs, self.compare_refs = self.compare_refs, None
+            refs = self.compare_refs
+            self.arm_compare(None)
             run = await self._try(functools.partial(self.service.compare,
                                                     attachments=attachments),
                                   session_id, text, refs)
@@ -364,61 +363,6 @@ class ChatScreen(Screen[None]):
                 self._say("Message deleted.")
         except USER_ERRORS as exc:
             self._error(exc)
-
-    async def browse_alternative(self, step: str, message_id: str | None = None) -> None:
-        """Show another alternative of a turn: in place on the last turn, as a fork (opened
-        here) on an earlier one."""
-        if self.session_id is None:
-            return
-        if self._streaming(self.session_id):
-            self._say("An answer is still streaming: wait, or press Esc to stop it.", "warning")
-            return
-        result = await self._try(self.service.browse_alternative, self.session_id, step,
-                                 message_id)
-        if result is None:
-            return
-        session, _browsed = result
-        shown = await self._db(self.service.last_answer, session.id)
-        forked = session.id != self.session_id
-        await self.open_session(session.id, shown.id if shown is not None else None)
-        if forked:
-            self.refresh_sidebar()
-            self._say("That answer is on an earlier turn: it opened as a fork, the "
-                      "conversation stays as it was.")
-
-    @work(group="dialogs")
-    async def action_compare(self) -> None:
-        """Pick two or more models; the next message goes to each of them."""
-        refs = await self.app.push_screen_wait(CompareModelPicker(self.service.engine,
-                                                                  self.status.model_ref))
-        if refs:
-            await self.run_command("/compare " + " ".join(shlex.quote(ref) for ref in refs))
-
-    @on(CompareView.Keep)
-    async def _keep_answer(self, event: CompareView.Keep) -> None:
-        if self.session_id is None or self.compares is None:
-            return
-        if self.compares.is_streaming(self.session_id):
-            self._say("The answers are still streaming: wait, or press Esc to stop them.",
-                      "warning")
-            return
-        session = await self._try(self.service.keep_alternative, self.session_id, event.index)
-        if session is not None:
-            await self.open_session(session.id)
-            self.prompt.focus()
-            self._say(f"Kept the answer of {session.model_ref}; the session goes on from it, "
-                      "on that model (←/→ on the answer shows the others).")
-
-    @on(CompareView.ForkAll)
-    async def _fork_per_model(self) -> None:
-        if self.session_id is None or (self.compares and
-                                       self.compares.is_streaming(self.session_id)):
-            return
-        forks = await self._try(self.service.fork_alternatives, self.session_id)
-        if forks is not None:
-            self.refresh_sidebar()
-            self._say(f"Forked {len(forks)} sessions, one per other model; this one keeps the "
-                      "first answer.")
 
     @work(group="dialogs")
     async def edit_message(self, message: StoredMessage) -> None:
@@ -601,7 +545,7 @@ class ChatScreen(Screen[None]):
             if result.data == []:
                 self.action_compare()
                 return
-            self.compare_refs = list(result.data) if result.data else None
+            self.arm_compare(list(result.data) if result.data else None)
             self._say(result.message)
         elif action is Action.OPEN_SESSION:
             await self.show_session(str(result.data), result.message)
