@@ -21,6 +21,21 @@ if TYPE_CHECKING:
 MAX_PASTED_PATH = 4096
 
 
+def pasted_path(text: str) -> str | None:
+    """The path a paste may name: one line, without the quotes or `file://` URL a terminal
+    or file manager adds when a file is dropped (None: not a path worth checking)."""
+    from urllib.parse import unquote
+
+    raw = text.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        raw = raw[1:-1]
+    if raw.startswith("file://"):
+        raw = unquote(raw.removeprefix("file://"))
+    if not raw or "\n" in raw or len(raw) > MAX_PASTED_PATH:
+        return None
+    return raw
+
+
 class ChatAttachments:
     """What the chat screen attaches to its next message."""
 
@@ -67,8 +82,8 @@ class ChatAttachments:
 
     async def pasted(self, text: str) -> None:
         """A paste that names an existing file or folder: offer to attach it."""
-        raw = text.strip().removeprefix("file://")
-        if not raw or "\n" in raw or len(raw) > MAX_PASTED_PATH:
+        raw = pasted_path(text)
+        if raw is None:
             return
         try:
             await asyncio.to_thread(attachment_path, raw)

@@ -135,3 +135,11 @@ async def test_an_image_to_a_text_only_model_is_refused_before_the_request(
         assert chip_labels(screen) == ["🖼 pic.png · 70 B ✕"]  # kept, with the text
         assert screen.prompt.text == "What is in the picture?"
         assert screen.session_id is not None and messages(screen.session_id) == []
+
+
+def test_pasted_paths_lose_the_quotes_and_url_a_drop_adds() -> None:
+    from app.tui.attachments import pasted_path
+
+    assert pasted_path("'/tmp/my file.py'") == "/tmp/my file.py"
+    assert pasted_path("file:///tmp/my%20file.py\n") == "/tmp/my file.py"
+    assert pasted_path("two\nlines") is None and pasted_path("  ") is None
