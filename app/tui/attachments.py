@@ -13,6 +13,7 @@ from textual.screen import Screen
 
 from ..attachments import Attachment, AttachmentError, attachment_path
 from .widgets.attachment_chips import AttachmentChips
+from .widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
     from ..service import ConversationService
@@ -93,10 +94,9 @@ class ChatAttachments:
 
     async def take_offer(self, raw: str) -> None:
         """The person accepted the offer: attach the path, drop its text from the prompt."""
-        prompt = self.screen.query_one("#prompt")
-        text = getattr(prompt, "text", "")
-        if raw in text:
-            prompt.load_text(text.replace(raw, "", 1).strip())  # type: ignore[attr-defined]
+        prompt = self.screen.query_one(PromptInput)
+        if raw in prompt.text:  # the pasted text (quotes and URL aside, it stays)
+            prompt.load_text(prompt.text.replace(raw, "", 1).strip())
         await self.attach([raw])
         await self.chips.offer(None)
 
