@@ -45,6 +45,8 @@ class ChatAttachments:
         self.screen = screen
         self.service = service
         self.notify = notify
+        self._pasted: dict[str, str] = {}
+        """The text pasted for each offered path (what the prompt holds)."""
 
     @property
     def chips(self) -> AttachmentChips:
@@ -90,13 +92,15 @@ class ChatAttachments:
             await asyncio.to_thread(attachment_path, raw)
         except AttachmentError:
             return
+        self._pasted[raw] = text.strip()
         await self.chips.offer(raw)
 
     async def take_offer(self, raw: str) -> None:
         """The person accepted the offer: attach the path, drop its text from the prompt."""
         prompt = self.screen.query_one(PromptInput)
-        if raw in prompt.text:  # the pasted text (quotes and URL aside, it stays)
-            prompt.load_text(prompt.text.replace(raw, "", 1).strip())
+        pasted = self._pasted.pop(raw, raw)
+        if pasted in prompt.text:
+            prompt.load_text(prompt.text.replace(pasted, "", 1).strip())
         await self.attach([raw])
         await self.chips.offer(None)
 

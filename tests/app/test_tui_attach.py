@@ -87,10 +87,10 @@ async def test_a_pasted_path_is_offered_as_an_attachment(folder: Path, scripted)
     async with app.run_test(size=SIZE) as pilot:
         screen = chat(pilot)
         screen.prompt.focus()
-        app.post_message(events.Paste(str(folder / "calc.py")))
+        app.post_message(events.Paste(f"'{folder / 'calc.py'}'"))  # as a terminal drops it
         await wait_until(pilot, lambda: bool(screen.query("#attach-offer")))
         await pilot.pause(0.2)  # laid out
-        assert screen.prompt.text == str(folder / "calc.py")  # pasted as text until accepted
+        assert screen.prompt.text == f"'{folder / 'calc.py'}'"  # text until accepted
         await pilot.click("#attach-offer")
         await wait_until(pilot, lambda: chip_labels(screen) == ["📎 calc.py · 32 B ✕"])
         assert screen.prompt.text == "" and not screen.query("#attach-offer")
