@@ -1,8 +1,12 @@
-"""How an answer's model and metrics read, the same in the TUI, the REPL and the CLI."""
+"""How an answer's model and metrics, and sizes, read: the same in the TUI, the REPL and the
+CLI."""
 
 from __future__ import annotations
 
-from storage import StoredMessage
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage import StoredMessage
 
 
 def answer_facts(message: StoredMessage) -> list[str]:
@@ -49,3 +53,15 @@ def energy_facts(message: StoredMessage) -> list[str]:
     if message.cpu_s is not None and message.backend == "local":
         return [f"CPU {message.cpu_s:.1f} s"]
     return []
+
+
+def human_size(size: int | None) -> str:
+    """A byte count as `512 B`, `1.5 MB`…"""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

@@ -10,12 +10,11 @@ from .reading import (
     chip,
     classify,
     gather,
-    human_size,
     kind_of,
     read_attachment,
     record_chip,
 )
 
 __all__ = ["Attachment", "AttachmentError", "PendingAttachments", "attachment_path",
-           "check_total", "chip", "classify", "complete_path", "expand", "gather", "human_size",
+           "check_total", "chip", "classify", "complete_path", "expand", "gather",
            "kind_of", "read_attachment", "record_chip", "shown"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..formatting import human_size
 from ..sanitize import visible_line
 from .errors import AttachmentError
 from .paths import expand
@@ -67,18 +68,6 @@ def kind_of(media_type: str) -> Kind:
     if media_type in AUDIO_TYPES.values():
         return "audio"
     return "text"
-
-
-def human_size(size: int) -> str:
-    """A byte count for a chip: 812 B, 3.4 KB, 1.2 MB."""
-    if size < 1000:
-        return f"{size} B"
-    for unit in ("KB", "MB", "GB"):
-        size_f = size / 1000
-        if size_f < 1000 or unit == "GB":
-            return f"{size_f:.1f} {unit}"
-        size = int(size_f)
-    return f"{size} B"  # pragma: no cover - the loop returns
 
 
 def read_attachment(path: Path, max_bytes: int) -> Attachment:

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..formatting import human_size
 from .options import app_context, json_option
-from .output import echo_json, human_size, note, one_line, table
+from .output import echo_json, note, one_line, table
 
 if TYPE_CHECKING:
     from engine.state_cache import CacheUsage

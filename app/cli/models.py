@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..formatting import human_size
 from .options import TEXT, app_context
-from .output import human_size, one_line, table
+from .output import one_line, table
 
 if TYPE_CHECKING:
     from engine import ModelInfo

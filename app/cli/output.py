@@ -129,18 +129,6 @@ def title_of(session: Session) -> str:
     return one_line(session.title) or "(untitled)"
 
 
-def human_size(size: int | None) -> str:
-    """A byte count as `512 B`, `1.5 MB`…"""
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 def local_time(timestamp: str | None) -> str:
     """A stored UTC timestamp as local 'YYYY-MM-DD HH:MM'."""
     if not timestamp:

@@ -13,12 +13,28 @@ from textual.screen import Screen
 
 from ..attachments import Attachment, AttachmentError, attachment_path
 from .widgets.attachment_chips import AttachmentChips
+from .widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
     from ..service import ConversationService
 
 #: A paste longer than this is text, not a path worth offering.
 MAX_PASTED_PATH = 4096
+
+
+def pasted_path(text: str) -> str | None:
+    """The path a paste may name: one line, without the quotes or `file://` URL a terminal
+    or file manager adds when a file is dropped (None: not a path worth checking)."""
+    from urllib.parse import unquote
+
+    raw = text.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        raw = raw[1:-1]
+    if raw.startswith("file://"):
+        raw = unquote(raw.removeprefix("file://"))
+    if not raw or "\n" in raw or len(raw) > MAX_PASTED_PATH:
+        return None
+    return raw
 
 
 class ChatAttachments:
@@ -29,6 +45,8 @@ class ChatAttachments:
         self.screen = screen
         self.service = service
         self.notify = notify
+        self._pasted: dict[str, str] = {}
+        """The text pasted for each offered path (what the prompt holds)."""
 
     @property
     def chips(self) -> AttachmentChips:
@@ -67,21 +85,22 @@ class ChatAttachments:
 
     async def pasted(self, text: str) -> None:
         """A paste that names an existing file or folder: offer to attach it."""
-        raw = text.strip().removeprefix("file://")
-        if not raw or "\n" in raw or len(raw) > MAX_PASTED_PATH:
+        raw = pasted_path(text)
+        if raw is None:
             return
         try:
             await asyncio.to_thread(attachment_path, raw)
         except AttachmentError:
             return
+        self._pasted[raw] = text.strip()
         await self.chips.offer(raw)
 
     async def take_offer(self, raw: str) -> None:
         """The person accepted the offer: attach the path, drop its text from the prompt."""
-        prompt = self.screen.query_one("#prompt")
-        text = getattr(prompt, "text", "")
-        if raw in text:
-            prompt.load_text(text.replace(raw, "", 1).strip())  # type: ignore[attr-defined]
+        prompt = self.screen.query_one(PromptInput)
+        pasted = self._pasted.pop(raw, raw)
+        if pasted in prompt.text:
+            prompt.load_text(prompt.text.replace(pasted, "", 1).strip())
         await self.attach([raw])
         await self.chips.offer(None)
 

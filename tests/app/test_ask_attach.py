@@ -147,3 +147,15 @@ def test_edit_and_resend_keeps_the_attachments(scripted, tmp_path: Path, fork: b
     finally:
         service.close()
     assert scripted.calls[-1].last_user.startswith("calc.py\n```\ndef add")
+
+
+def test_an_image_in_the_history_of_a_text_only_model_is_named_not_sent(
+        openai_peer: OpenAIServer, scripted, tmp_path: Path) -> None:
+    (tmp_path / "pic.png").write_bytes(PNG_1PX)
+    env = {**openai_peer.env("peer"), "TALU_CHAT_ENDPOINTS__PEER__IMAGE_MODELS": '["vision"]'}
+    run("ask", "-m", "peer::vision", "-a", str(tmp_path / "pic.png"), "What is it?",
+        env=env).ok()
+    run("ask", "-c", "-m", "scripted::echo", "And now?", env=env).ok()
+    [call] = scripted.calls
+    assert [(m.content, m.parts) for m in call.messages[:1]] == [
+        ("[image pic.png left out: this model takes no image]\nWhat is it?", ())]

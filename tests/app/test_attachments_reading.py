@@ -167,3 +167,22 @@ def test_any_file_name_attaches_as_one_safe_line(tmp_path: Path, name: str, body
     assert len(attachment.name) <= 200
     block = model_text("q", [attachment])
     assert block.startswith(attachment.name + "\n") and block.endswith("\n\nq")
+
+
+_MAGIC = st.sampled_from([b"", b"%PDF-1.4\n", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\0\0\0\0WAVE",
+                          b"ID3\x04\0", b"\xff\xd8\xff", b"\xef\xbb\xbf"])
+
+
+@given(head=_MAGIC, body=st.binary(max_size=600) | st.text(max_size=300).map(str.encode))
+def test_any_bytes_are_an_attachment_or_one_refusal_line(head: bytes, body: bytes) -> None:
+    from app.attachments import classify
+
+    try:
+        attachment = classify("file", head + body, 4096)
+    except AttachmentError as error:
+        assert "\n" not in str(error) and "file" in str(error)
+        return
+    assert attachment.kind in ("text", "image", "audio")
+    if attachment.kind == "text":
+        attachment.data.decode("utf-8")  # what reaches a prompt is valid UTF-8
+        assert b"\x00" not in attachment.data or head == b"%PDF-1.4\n"

@@ -87,10 +87,10 @@ async def test_a_pasted_path_is_offered_as_an_attachment(folder: Path, scripted)
     async with app.run_test(size=SIZE) as pilot:
         screen = chat(pilot)
         screen.prompt.focus()
-        app.post_message(events.Paste(str(folder / "calc.py")))
+        app.post_message(events.Paste(f"'{folder / 'calc.py'}'"))  # as a terminal drops it
         await wait_until(pilot, lambda: bool(screen.query("#attach-offer")))
         await pilot.pause(0.2)  # laid out
-        assert screen.prompt.text == str(folder / "calc.py")  # pasted as text until accepted
+        assert screen.prompt.text == f"'{folder / 'calc.py'}'"  # text until accepted
         await pilot.click("#attach-offer")
         await wait_until(pilot, lambda: chip_labels(screen) == ["📎 calc.py · 32 B ✕"])
         assert screen.prompt.text == "" and not screen.query("#attach-offer")
@@ -135,3 +135,11 @@ async def test_an_image_to_a_text_only_model_is_refused_before_the_request(
         assert chip_labels(screen) == ["🖼 pic.png · 70 B ✕"]  # kept, with the text
         assert screen.prompt.text == "What is in the picture?"
         assert screen.session_id is not None and messages(screen.session_id) == []
+
+
+def test_pasted_paths_lose_the_quotes_and_url_a_drop_adds() -> None:
+    from app.tui.attachments import pasted_path
+
+    assert pasted_path("'/tmp/my file.py'") == "/tmp/my file.py"
+    assert pasted_path("file:///tmp/my%20file.py\n") == "/tmp/my file.py"
+    assert pasted_path("two\nlines") is None and pasted_path("  ") is None
