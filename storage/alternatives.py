@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from .errors import MessageNotFoundError
 from .forks import ForkOps
 from .ids import utc_now
 from .models import Session
-from .turns import alternative_count, choose, chosen_alternative, last_turn, turn_of, user_positions
+from .turns import (
+    alternative_count,
+    choose,
+    chosen_alternative,
+    last_turn,
+    locate,
+    turn_of,
+    user_positions,
+)
 
 
 class AlternativeOps(ForkOps):
@@ -20,12 +27,7 @@ class AlternativeOps(ForkOps):
         alternative, and the fork is returned. ValueError for an index the turn does not hold.
         """
         with self.transaction() as conn:
-            row = conn.execute(
-                "SELECT session_id, position FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            if row is None:
-                raise MessageNotFoundError(f"no message with id {message_id!r}")
-            session_id, position = str(row[0]), int(row[1])
+            session_id, position = locate(conn, message_id)
             turn = turn_of(user_positions(conn, session_id), position)
             count = alternative_count(conn, session_id, turn)
             if not 0 <= index < count:

@@ -26,6 +26,7 @@ from .turns import (
     chosen_alternative,
     fill_counts,
     last_turn,
+    locate,
     merge_into_previous,
     repair_turn,
     start_alternative,
@@ -340,12 +341,7 @@ class MessageOps(SessionOps):
     def delete_message(self, message_id: str) -> None:
         """Delete one message; the later ones move up so positions stay 0..n-1."""
         with self.transaction() as conn:
-            row = conn.execute(
-                "SELECT session_id, position FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            if row is None:
-                raise MessageNotFoundError(f"no message with id {message_id!r}")
-            session_id, position = row
+            session_id, position = locate(conn, message_id)
             users = user_positions(conn, session_id)
             turn = turn_of(users, position)
             if turn.start == position:  # a question: its answers join the turn before

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import MessageNotFoundError
 from .models import StoredMessage
 
 
@@ -40,6 +41,16 @@ class TurnSpan:
             clauses.append("position <= ?")
             params.append(self.end)
         return "".join(f" AND {c}" for c in clauses), params
+
+
+def locate(conn: sqlite3.Connection, message_id: str) -> tuple[str, int]:
+    """(session id, position) of a message; MessageNotFoundError when there is none."""
+    row = conn.execute(
+        "SELECT session_id, position FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if row is None:
+        raise MessageNotFoundError(f"no message with id {message_id!r}")
+    return str(row[0]), int(row[1])
 
 
 def user_positions(conn: sqlite3.Connection, session_id: str) -> list[int]:

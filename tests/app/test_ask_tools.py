@@ -5,16 +5,14 @@ tool and a real MCP server over stdio."""
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import REPO, run
+from tests.support.cli import run
 from tests.support.openai_server import CallReply, OpenAIServer, Reply
-from tests.support.profiles import open_store, write_config
+from tests.support.profiles import mcp_server_config, open_store, write_config
 
 
 @pytest.fixture
@@ -26,10 +24,7 @@ def peer(openai_peer: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAISe
 
 
 MCP = f"""
-[mcp.servers.tests]
-command = {json.dumps(sys.executable)}
-args = ["-m", "tests.support.mcp_server"]
-cwd = {json.dumps(str(REPO))}
+{mcp_server_config()}
 """
 
 

@@ -3,23 +3,15 @@ declared in the settings file, beside one that cannot start."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
-from tests.support.cli import REPO, run
-from tests.support.profiles import write_config
+from tests.support.cli import run
+from tests.support.profiles import mcp_server_config, write_config
 
 SERVERS = f"""
-[mcp.servers.tests]
-command = {json.dumps(sys.executable)}
-args = ["-m", "tests.support.mcp_server"]
-cwd = {json.dumps(str(REPO))}
+{mcp_server_config()}
 
-[mcp.servers.broken]
-command = {json.dumps(sys.executable)}
-args = ["-m", "tests.support.mcp_server", "--crash"]
-cwd = {json.dumps(str(REPO))}
+{mcp_server_config("broken", "--crash")}
 """
 
 

@@ -7,8 +7,6 @@ on. The model is the scripted endpoint."""
 from __future__ import annotations
 
 import io
-import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,21 +21,14 @@ from app.errors import UsageError
 from app.repl.session import run_repl
 from app.service.mcp_prompts import fenced, parse_prompt_spec
 from tests.app.tui_support import chat, make_app, notifications, send, type_text, wait_until
-from tests.support.cli import REPO
 from tests.support.openai_server import OpenAIServer
-from tests.support.profiles import write_config
+from tests.support.profiles import mcp_server_config, write_config
 
 ENTER, CTRL_D = "\r", "\x04"
 SERVERS = f"""
-[mcp.servers.tests]
-command = {json.dumps(sys.executable)}
-args = ["-m", "tests.support.mcp_server"]
-cwd = {json.dumps(str(REPO))}
+{mcp_server_config()}
 
-[mcp.servers.broken]
-command = {json.dumps(sys.executable)}
-args = ["-m", "tests.support.mcp_server", "--crash"]
-cwd = {json.dumps(str(REPO))}
+{mcp_server_config("broken", "--crash")}
 """
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,13 @@ from app.repl.session import run_repl
 from app.service.tool_selection import ToolSelection, parse_names
 from app.tui.screens.tool_picker import ToolPicker
 from tests.app.tui_support import chat, make_app, send, session, wait_until
-from tests.support.cli import REPO, run
+from tests.support.cli import run
 from tests.support.openai_server import CallReply, OpenAIServer, Reply
-from tests.support.profiles import open_store, write_config
+from tests.support.profiles import mcp_server_config, open_store, write_config
 
 ENTER, CTRL_D = "\r", "\x04"
 MCP = f"""
-[mcp.servers.tests]
-command = {json.dumps(sys.executable)}
-args = ["-m", "tests.support.mcp_server"]
-cwd = {json.dumps(str(REPO))}
+{mcp_server_config()}
 """
 
 

@@ -3,15 +3,13 @@ the model calls the server's tool, the person approves it, and the answer uses t
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.openai_server import CallReply, OpenAIServer, Reply
-from tests.support.profiles import open_store, write_config
+from tests.support.profiles import mcp_server_config, open_store, write_config
 from tests.tmux import Pane
 
 REPO = Path(__file__).parents[2]
@@ -26,10 +24,7 @@ def test_an_mcp_tool_approved_in_the_tui(openai_peer: OpenAIServer, isolated_env
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TALU_CHAT_DEFAULT_MODEL", "peer::echo")
     write_config(isolated_env, f"""
-[mcp.servers.tests]
-command = {json.dumps(sys.executable)}
-args = ["-m", "tests.support.mcp_server"]
-cwd = {json.dumps(str(REPO))}
+{mcp_server_config()}
 """)
     openai_peer.enqueue(
         Reply(text="", tool_calls=(CallReply("tests__add", '{"a": 2, "b": 40}'),)),
@@ -63,10 +58,7 @@ def test_mcp_prompt_tool_choice_and_continue_in_the_tui(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TALU_CHAT_DEFAULT_MODEL", "peer::echo")
     write_config(isolated_env, f"""
-[mcp.servers.tests]
-command = {json.dumps(sys.executable)}
-args = ["-m", "tests.support.mcp_server"]
-cwd = {json.dumps(str(REPO))}
+{mcp_server_config()}
 """)
     openai_peer.enqueue(Reply(text="Hello there Ada", finish_reason="length"),
                         Reply(text="and welcome."), Reply(text="Fine."))

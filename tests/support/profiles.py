@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 from storage import Store, open_profile, profile_path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def mcp_server_config(name: str = "tests", *args: str) -> str:
+    """A `[mcp.servers.NAME]` entry of the settings file that runs the test MCP server
+    (tests/support/mcp_server.py) over stdio, with extra `args` (e.g. "--crash")."""
+    argv = json.dumps(["-m", "tests.support.mcp_server", *args])
+    return (f"\n[mcp.servers.{name}]\ncommand = {json.dumps(sys.executable)}\n"
+            f"args = {argv}\ncwd = {json.dumps(str(REPO))}\n")
 
 
 def data_dir() -> Path:
