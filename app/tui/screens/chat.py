@@ -1,17 +1,17 @@
 """The main screen: session sidebar, the chat, the prompt and the status bar.
 
 It routes: keys, palette entries and slash commands become calls on the conversation service
-(always on a worker thread, `_db`), turns stream through the `TurnPresenter`, and what a slash
-command asks for (`Action`) is carried out here.
+(always on a worker thread, `_db`), turns stream through the `TurnPresenter`. Its mixins hold
+the rest: sessions and their actions (`app/tui/sessions.py`), slash commands and what their
+`Action` asks for (`app/tui/slash_commands.py`), alternatives and compare
+(`app/tui/alternatives.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from textual import on, work
@@ -27,33 +27,27 @@ from textual.widgets import Footer, Static
 from storage import StoredMessage
 
 from ... import commands
-from ...commands import Action, CommandResult
 from ...sanitize import visible_line
-from ...service import ConversationService, SidebarSessions, TurnRun, export_stem
+from ...service import ConversationService, TurnRun
 from ..alternatives import AlternativeActions
 from ..attachments import ChatAttachments
 from ..compare import ComparePresenter
-from ..key_help import key_help
+from ..sessions import SessionActions
+from ..slash_commands import SlashCommands
 from ..tools import ChatTools
 from ..turns import USER_ERRORS, ActiveTurn, TurnPresenter
 from ..widgets.attachment_chips import AttachmentChips
 from ..widgets.chat_log import PAGE_SIZE, ChatLog
-from ..widgets.compare_view import CompareColumn
 from ..widgets.message_view import MessageView
 from ..widgets.prompt_input import PromptInput
 from ..widgets.sidebar import SessionSidebar
 from ..widgets.status_bar import StatusBar
-from ..widgets.tool_block import ToolBlock
-from .dialogs import TextEditor, TextPrompt
-from .export import ExportRequest, ExportScreen
-from .model_picker import ModelPicker
-from .search import SearchChoice, SearchScreen
+from .dialogs import TextEditor
 
 T = TypeVar("T")
-SIDEBAR_LIMIT = 200
 
 
-class ChatScreen(AlternativeActions, Screen[None]):
+class ChatScreen(SessionActions, SlashCommands, AlternativeActions, Screen[None]):
     """Chat with the current session of the current profile."""
 
     BINDINGS = [
@@ -197,22 +191,7 @@ class ChatScreen(AlternativeActions, Screen[None]):
                 self.status.check_health(self.service.engine, self.service.default_model)
         self.refresh_sidebar()
 
-    # sessions -----------------------------------------------------------------------------
-
-    def refresh_sidebar(self) -> None:
-        """Re-read the sidebar's sections (on a thread) and show them."""
-        if self.is_attached:  # widgets are read here, on the event loop, never on the thread
-            self._read_sidebar(self.sidebar.filter_text.strip() or None)
-
-    @work(exclusive=True, group="sidebar", thread=True)
-    def _read_sidebar(self, title_filter: str | None) -> None:
-        data = self.service.sidebar(title_filter, SIDEBAR_LIMIT)
-        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
-            self.app.call_from_thread(self._show_sidebar, data)
-
-    def _show_sidebar(self, data: SidebarSessions) -> None:
-        if self.is_attached:
-            self.sidebar.show(data, self.session_id)
+    # sessions (showing them and the session actions: `SessionActions`) ---------------------
 
     async def open_session(self, session_id: str, focus_message: str | None = None) -> None:
         """Show a session: its most recent page of messages (or down to `focus_message`)."""
@@ -232,13 +211,6 @@ class ChatScreen(AlternativeActions, Screen[None]):
             self.call_after_refresh(view.scroll_visible, top=True, animate=False)
             view.focus()
         self.status.check_health(self.service.engine, self.status.model_ref)
-
-    async def show_session(self, session_id: str, message: str = "") -> None:
-        """Open a session that was just made or changed, and list it in the sidebar."""
-        await self.open_session(session_id)
-        self.refresh_sidebar()
-        if message:
-            self._say(message)
 
     @on(SessionSidebar.Selected)
     async def _session_selected(self, event: SessionSidebar.Selected) -> None:
@@ -395,95 +367,6 @@ class ChatScreen(AlternativeActions, Screen[None]):
     def action_focus_next_message(self) -> None:
         self.log_view.focus_step(1, self.prompt)
 
-    # session actions ----------------------------------------------------------------------
-
-    async def action_new_session(self) -> None:
-        """Start a new session (on the default model, or the one picked)."""
-        session = await self._try(self.service.new_session, self.pending_model)
-        if session is None:
-            return
-        self.pending_model = None
-        await self.show_session(session.id)
-        self.prompt.focus()
-
-    async def action_toggle(self, toggle: str) -> None:
-        """Pin / unpin, archive / unarchive, trash / restore the session."""
-        if self.session_id is None:
-            self._say("No session yet: send a message first.", "warning")
-            return
-        result = await self._try(self.service.toggle, self.session_id, toggle)
-        if result is None:
-            return
-        undo = " Press F8 again to undo." if result.verb.name == "delete" else ""
-        self._say(result.verb.done + undo)
-        self.refresh_sidebar()
-
-    async def action_fork_last(self) -> None:
-        await self.run_command("/fork")
-
-    @work(group="dialogs")
-    async def action_rename(self) -> None:
-        if self.session_id is not None:
-            session = await self._db(self.service.get_session, self.session_id)
-            title = await self.app.push_screen_wait(TextPrompt("Rename session", session.title))
-            if title and title.strip():
-                await self.run_command(f"/rename {title.strip()}")
-
-    @work(group="dialogs")
-    async def action_system_prompt(self) -> None:
-        session_id = await self._ensure_session()
-        session = await self._db(self.service.get_session, session_id)
-        text = await self.app.push_screen_wait(
-            TextEditor("System prompt (empty: none)", session.system_prompt or ""))
-        if text is not None:
-            await self._db(self.service.set_system_prompt, session_id, text)
-            self._say("System prompt saved; it applies from the next answer.")
-
-    @work(group="dialogs")
-    async def action_pick_model(self) -> None:
-        ref = await self.app.push_screen_wait(ModelPicker(self.service.engine,
-                                                          self.status.model_ref))
-        if ref:
-            await self.switch_model(ref)
-
-    async def switch_model(self, ref: str) -> None:
-        """Use `ref` from the next answer on (a new session starts on it too)."""
-        if self.session_id is None:
-            self.pending_model = ref
-        elif await self._try(self.service.set_model, self.session_id, ref) is None:
-            return
-        self.status.model_ref = ref
-        self._say(f"Model: {ref} (from the next answer on)")
-        self.status.prepare(self.service.engine, ref)
-
-    @work(group="dialogs")
-    async def action_search(self, query: str = "") -> None:
-        choice: SearchChoice | None = await self.app.push_screen_wait(
-            SearchScreen(self.service, query))
-        if choice is not None:
-            await self.open_session(choice.session_id, choice.message_id)
-            self.refresh_sidebar()
-
-    @work(group="dialogs")
-    async def action_export(self) -> None:
-        if self.session_id is None:
-            self._say("Nothing to export yet.", "warning")
-            return
-        session = await self._db(self.service.get_session, self.session_id)
-        request: ExportRequest | None = await self.app.push_screen_wait(
-            ExportScreen(export_stem(session), Path.cwd()))
-        if request is not None:
-            written = await self._try(self.service.export, [session.id], request.fmt,
-                                      request.path.resolve(), request.force)
-            if written is not None:
-                self.notify(f"Exported to {written}", timeout=10)
-
-    def action_toggle_sidebar(self) -> None:
-        self.sidebar.toggle_class("-hidden")
-
-    def action_help(self) -> None:
-        self.run_worker(self.run_command("/help"))
-
     # attachments --------------------------------------------------------------------------
 
     def action_attach_file(self) -> None:
@@ -503,86 +386,10 @@ class ChatScreen(AlternativeActions, Screen[None]):
         self.run_worker(self.attachments.refresh_cost(self.session_id), group="attach-cost",
                         exclusive=True)
 
-    # slash commands -----------------------------------------------------------------------
+    # slash commands (run and carried out: `SlashCommands`) ---------------------------------
 
     @on(PromptInput.Hint)
     def _hint(self, event: PromptInput.Hint) -> None:
         hint = self.query_one("#prompt-hint", Static)
         hint.set_class(bool(event.matches), "-visible")
         hint.update(Content("\n".join(event.matches[:6])))
-
-    async def run_command(self, text: str) -> None:
-        """Run a slash command through the shared definition and carry out its action."""
-        try:
-            found, arg = commands.parse(text)
-            # These open a dialog here where the REPL prints or asks on a line.
-            if found.name in ("model", "models") and not arg:
-                self.action_pick_model()
-                return
-            if found.name == "search" and arg:
-                self.action_search(arg)
-                return
-            if found.name == "export" and not arg:
-                self.action_export()
-                return
-            session_id = await self._ensure_session()
-            result = await self._db(commands.execute, self.service, session_id, text)
-        except USER_ERRORS as exc:
-            self._error(exc)
-            return
-        await self.carry_out(result)
-
-    async def carry_out(self, result: CommandResult) -> None:
-        """Do what a command's `Action` asks for, the TUI's way."""
-        action = result.action
-        if action is Action.QUIT:
-            self.app.exit()
-        elif action is Action.REGENERATE:
-            await self.action_regenerate()
-        elif action is Action.CONTINUE:
-            await self.continue_answer()
-        elif action is Action.COMPARE:
-            if result.data == []:
-                self.action_compare()
-                return
-            self.arm_compare(list(result.data) if result.data else None)
-            self._say(result.message)
-        elif action is Action.OPEN_SESSION:
-            await self.show_session(str(result.data), result.message)
-        elif action in (Action.MCP_PROMPT, Action.MCP_RESOURCE):
-            self.run_worker(self.tools.bring_into(self.prompt, action, str(result.data)),
-                            group="mcp")
-        elif action is Action.TOOLS_CHANGED:
-            self.tools.tools_changed(result.data.metadata, result.message)
-        elif action is Action.SHOW_TEXT:
-            await self.app.push_screen(TextEditor(str(result.data), result.message,
-                                                  help="Esc closes"))
-        elif action is Action.ATTACH:
-            await self.attachments.add(result.data)
-        elif action is Action.DETACH:
-            await self.attachments.detach(str(result.data))
-        elif action is Action.PICK_FILE:
-            self.attachments.pick()
-        elif action is Action.SHOW_HELP:
-            await self.app.push_screen(TextEditor("Slash commands and keys",
-                                                  f"{result.message}\n\n{self.keys_help()}",
-                                                  help="Esc closes"))
-        else:
-            if action is Action.MODEL_CHANGED:
-                self.status.model_ref = str(result.data)
-                self.status.prepare(self.service.engine, str(result.data))
-            if action in (Action.SESSION_CHANGED, Action.MODEL_CHANGED):
-                self.refresh_sidebar()
-            if result.message:
-                self.notify(result.message, timeout=8 if action is Action.EXPORTED else 4)
-
-    def keys_help(self) -> str:
-        """Every key of the chat, from the bindings of the screen and its widgets."""
-        palette = Binding(self.app.COMMAND_PALETTE_BINDING, "command_palette",
-                          "Command palette: every action, and “Use model: …”")
-        prompt = [*PromptInput.KEYS, *PromptInput.BINDINGS]
-        return key_help([("Chat", self.BINDINGS), ("Prompt", prompt),
-                         ("A focused message", MessageView.BINDINGS),
-                         ("A focused tool block (Tab reaches it)", ToolBlock.BINDINGS),
-                         ("A compared answer", CompareColumn.BINDINGS),
-                         ("Anywhere", [palette, *self.app.BINDINGS])])
