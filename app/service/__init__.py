@@ -5,16 +5,14 @@ from .attachments import PromptCost
 from .conversation import (
     SIDEBAR_SECTIONS,
     ConversationService,
-    ParentLink,
     SidebarSessions,
-    export_filename,
-    export_stem,
     profile_exists,
     profile_names,
-    read_import_file,
 )
+from .forks import ParentLink
 from .markers import MARKER_VERBS, MARKER_WORDS, TOGGLES, MarkerVerb, MarkResult
 from .short_ids import SHORT_ID_MIN, unique_prefixes
+from .transfer import export_filename, export_stem, read_import_file
 from .turns import (
     FLUSH_INTERVAL_S,
     TurnContinued,

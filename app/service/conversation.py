@@ -8,37 +8,28 @@ write the database are blocking: interfaces with an event loop call them on a wo
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage import (
-    ImportLimits,
-    Record,
     SearchFilters,
     SearchHit,
     Session,
-    SessionNode,
     Store,
-    StoredMessage,
-    export_sessions,
-    insert_records,
     list_profiles,
     open_profile,
     profile_path,
-    read_import,
-    write_export,
 )
 
 from ..errors import UsageError
 from ..settings import Settings
 from .alternatives import AlternativesMixin
 from .attachments import AttachmentMethods
+from .forks import MessageMethods
 from .markers import MARKER_VERBS, TOGGLES, MarkResult
 from .short_ids import prefixes_by_neighbours
-from .tool_selection import DROP_KEY, USE_KEY
+from .transfer import TransferMethods
 from .turns import TurnRun, stored_attachments
 
 if TYPE_CHECKING:
@@ -50,8 +41,6 @@ if TYPE_CHECKING:
     from .toolbox import Approve, Toolbox
 
 #: The sidebar's sections, in order: (view, heading).
-TOOL_SETTINGS = frozenset({"tools", "tool_choice", USE_KEY, DROP_KEY})
-"""Session metadata about tools: set by the person only, never by an import."""
 SIDEBAR_SECTIONS = (("pinned", "Pinned"), ("recent", "Recent"), ("archived", "Archived"),
                     ("deleted", "Trash"))
 
@@ -62,15 +51,6 @@ class SidebarSessions:
 
     sections: dict[str, list[Session]]
     more: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class ParentLink:
-    """Where a fork came from: the parent (None when it was purged) and the message number."""
-
-    parent_id: str
-    parent: Session | None
-    forked_at: int | None
 
 
 def profile_exists(settings: Settings, profile: str) -> bool:
@@ -93,33 +73,8 @@ def profile_names(settings: Settings) -> list[str]:
     return list_profiles(settings.resolved_data_dir())
 
 
-def read_import_file(path: Path, fmt: str | None = None,
-                     settings: Settings | None = None) -> list[Record]:
-    """Read and check an import file, within the settings' import limits, before any profile
-    is opened (a bad file creates none)."""
-    if settings is None:
-        return read_import(path, fmt)
-    limits = settings.imports
-    mib = 1024 * 1024
-    return read_import(path, fmt, ImportLimits(
-        max_file_bytes=limits.max_file_mb * mib,
-        max_uncompressed_bytes=limits.max_uncompressed_mb * mib, max_depth=limits.max_depth,
-        max_sessions=limits.max_sessions, max_messages=limits.max_messages,
-        max_text_chars=limits.max_text_chars))
-
-
-def export_filename(session: Session, fmt: str) -> str:
-    """The default file name of a session's export: a slug of its title and a short id."""
-    return f"{export_stem(session)}.{fmt}"
-
-
-def export_stem(session: Session) -> str:
-    """`export_filename` without the suffix."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", session.title).strip("-").lower()[:40] or "session"
-    return f"{slug}-{session.id[:8]}"
-
-
-class ConversationService(AlternativesMixin, AttachmentMethods):
+class ConversationService(MessageMethods, TransferMethods, AlternativesMixin,
+                          AttachmentMethods):
     """Sessions and turns of one profile, on one engine (created when first needed)."""
 
     def __init__(self, store: Store, engine: Engine | Callable[[], Engine], settings: Settings,
@@ -155,7 +110,7 @@ class ConversationService(AlternativesMixin, AttachmentMethods):
             self.indexer.stop_background()
         self.store.close()
 
-    # sessions -----------------------------------------------------------------------------
+    # sessions (messages and forks: `MessageMethods`) -------------------------------------
 
     def new_session(self, model_ref: str | None = None, system_prompt: str | None = None,
                     title: str | None = None) -> Session:
@@ -307,74 +262,7 @@ class ConversationService(AlternativesMixin, AttachmentMethods):
                 self.engine.forget(session_id)
         return count
 
-    # messages and forks -------------------------------------------------------------------
-
-    def load(self, session_id: str) -> tuple[Session, list[StoredMessage]]:
-        """A session and its whole history."""
-        return self.store.get_session(session_id), self.store.get_messages(session_id)
-
-    def messages(self, session_id: str, limit: int | None = None,
-                 before_position: int | None = None) -> list[StoredMessage]:
-        """A session's messages in order: all, or the last `limit` before a position."""
-        return self.store.get_messages(session_id, limit, before_position)
-
-    def page_to(self, session_id: str, message_id: str | None,
-                page: int) -> tuple[Session, list[StoredMessage]]:
-        """A session and its last `page` messages, or enough of them to reach `message_id`."""
-        session = self.store.get_session(session_id)
-        limit = page
-        if message_id is not None:
-            target = self.store.get_message(message_id)
-            # Alternatives not shown hold positions too: count the shown messages from it.
-            limit = max(page, self.store.count_messages(session_id, target.position) + 1)
-        return session, self.store.get_messages(session_id, limit)
-
-    def message(self, message_id: str) -> StoredMessage:
-        """The message with exactly this id."""
-        return self.store.get_message(message_id)
-
-    def delete_message(self, message_id: str) -> None:
-        """Remove one message from its session."""
-        self.store.delete_message(message_id)
-
-    def fork(self, session_id: str, at_message_id: str | None = None) -> Session:
-        """A new session holding a copy of this one up to a message (default: all of it)."""
-        return self.store.fork(session_id, at_message_id)
-
-    def fork_at_number(self, session_id: str, number: int | None) -> Session:
-        """`fork` at the 1-based message number `number` (None: the last message)."""
-        if number is None:
-            return self.fork(session_id)
-        messages = self.store.get_messages(session_id)
-        if not 1 <= number <= len(messages):
-            raise UsageError(f"no message {number}: this session has messages 1 to "
-                             f"{len(messages)}")
-        return self.fork(session_id, messages[number - 1].id)
-
-    def children(self, session_id: str) -> list[Session]:
-        """The sessions forked from this one."""
-        return self.store.children(session_id)
-
-    def session_tree(self, session_id: str) -> SessionNode:
-        """The fork tree a session belongs to, from its root."""
-        return self.store.session_tree(session_id)
-
-    def parent_link(self, session: Session) -> ParentLink | None:
-        """Where a forked session came from (None for a session that is no fork)."""
-        parent_id = session.parent_session_id
-        if not parent_id:
-            return None
-        if not self.store.session_exists(parent_id):
-            return ParentLink(parent_id, None, None)
-        forked_at = None
-        at_id = session.forked_from_message_id
-        if at_id and self.store.message_exists(at_id):
-            at = self.store.get_message(at_id)
-            if at.session_id == parent_id:
-                forked_at = at.position + 1
-        return ParentLink(parent_id, self.store.get_session(parent_id), forked_at)
-
-    # search, export, import ---------------------------------------------------------------
+    # search (export and import: `TransferMethods`) ---------------------------------------
 
     def search(self, query: str, limit: int = 20, include_deleted: bool = False,
                filters: SearchFilters | None = None) -> list[SearchHit]:
@@ -388,34 +276,6 @@ class ConversationService(AlternativesMixin, AttachmentMethods):
         from .indexing import Indexer
 
         return Indexer(self)
-
-    def export(self, session_ids: Sequence[str] | None, fmt: str, path: Path | None = None,
-               force: bool = False) -> str | Path:
-        """Render sessions (None: all) as `fmt`; write them atomically to `path` when given
-        (md: with their attachments in a `NAME_files/` folder beside it)."""
-        files_dir = f"{path.stem}_files" if path is not None and fmt == "md" else None
-        text = export_sessions(self.store, session_ids, fmt, files_dir=files_dir)
-        if path is None:
-            return text
-        write_export(path, text, force=force)
-        if files_dir is not None:  # the attachments the Markdown links to, beside it
-            from storage.export import load_transcripts
-            from storage.export_attachments import write_files
-
-            write_files(path.parent / files_dir, self.store,
-                        load_transcripts(self.store, session_ids), force)
-        return path
-
-    def import_records(self, records: list[Record]) -> list[Session]:
-        """Store what `read_import_file` read, in one transaction; the new sessions."""
-        ids = insert_records(self.store, records)
-        sessions = [self.store.get_session(session_id) for session_id in ids]
-        # An import never changes how a session uses tools: its tool settings are not kept.
-        for index, session in enumerate(sessions):
-            if set(session.metadata) & TOOL_SETTINGS:
-                sessions[index] = self.store.set_metadata(session.id, {
-                    k: v for k, v in session.metadata.items() if k not in TOOL_SETTINGS})
-        return sessions
 
     # turns --------------------------------------------------------------------------------
 
