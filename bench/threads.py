@@ -72,7 +72,7 @@ def _prompt_tokens(llm: Any, model: Path, text: str) -> list[int]:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     from engine.gguf import read_gguf
-    from engine.local import CHATML_TEMPLATE
+    from engine.local_models import CHATML_TEMPLATE
 
     formatter = Jinja2ChatFormatter(template=read_gguf(model).chat_template or CHATML_TEMPLATE,
                                     eos_token="", bos_token="")

@@ -18,7 +18,8 @@ from .errors import ContextOverflow, EngineError
 from .types import Chunk, FinishReason, GenerationConfig, Usage
 
 if TYPE_CHECKING:
-    from .local import LoadedModel, LocalBackend
+    from .local import LocalBackend
+    from .local_models import LoadedModel
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -51,7 +52,7 @@ def complete_raw(backend: LocalBackend, path: Path, prompt: str, config: Generat
     """The continuation of `prompt` by the model at `path`, piece by piece (blocking)."""
     from llama_cpp import StoppingCriteriaList
 
-    from .local import set_threads
+    from .local_models import set_threads
 
     model = backend.pool.acquire(path)
     threads = backend.threads.decode(lambda n, batch: set_threads(model.llm, n, batch))
