@@ -5,21 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from engine import EngineError, ModelInfo, ToolCall
-from storage import StorageError, StoredMessage
+from engine import EngineError, ModelInfo
+from storage import StorageError
 
 from .. import commands
 from ..attachments import PendingAttachments
 from ..commands import Action
 from ..context import AppContext
 from ..errors import UsageError
-from ..sanitize import visible_line
 from ..service import (
     ConversationService,
     TurnDelta,
@@ -28,45 +26,24 @@ from ..service import (
     TurnRun,
     TurnToolResult,
 )
-from ..service.mcp_prompts import read_catalog
 from ..service.tool_selection import ToolSelection
 from ..tool_lines import exchanges
+from .calls import EXPECTED_ERRORS, interrupt_calls
 from .completion import ReplCompleter
 from .keys import KEYS_HELP
 from .prompt import LineReader, PromptReader, history_file
 from .render import Renderer
+from .tools import ReplTools
 
 if TYPE_CHECKING:
-    from ..service.toolbox import Decision, Toolbox
+    from ..service.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 
 HISTORY_SHOWN = 6  # messages shown when a session is picked up again
-EXPECTED_ERRORS = (UsageError, EngineError, StorageError)
 
 
-@contextlib.contextmanager
-def interrupt_calls(callback: Callable[[], object]) -> Iterator[None]:
-    """While the block runs, Ctrl+C (SIGINT) calls `callback` instead of raising.
-
-    The previous handler (asyncio's, prompt-toolkit's or Python's) is back afterwards.
-    """
-    loop = asyncio.get_running_loop()
-    previous = signal.getsignal(signal.SIGINT)
-    try:
-        loop.add_signal_handler(signal.SIGINT, callback)
-    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-
-
-class Repl:
+class Repl(ReplTools):
     """A line-mode chat over one profile's conversation service, on one session at a time."""
 
     def __init__(self, service: ConversationService, session_id: str, *,
@@ -132,61 +109,6 @@ class Repl:
         if run is not None and run.user is not None:  # sent (a refused image stays attached)
             self.pending.take()
         return True
-
-    # tools --------------------------------------------------------------------------------
-
-    async def _tools(self) -> Toolbox | None:
-        """The configured tools ([tools] enabled, [mcp.servers]); None when there are none."""
-        if self._tools_opened:
-            return self.toolbox
-        self._tools_opened = True
-        settings = self.service.settings
-        if not (settings.tools.enabled or settings.mcp.servers):
-            return None
-        from ..locations import log_file
-        from ..service.toolbox import open_toolbox
-
-        try:
-            self.toolbox = await asyncio.to_thread(open_toolbox, settings,
-                                                   log_dir=log_file().parent)
-        except EngineError as exc:
-            self.render.notice(f"tools are off: {exc}")
-            return None
-        for server, error in self.toolbox.errors.items():
-            self.render.notice(f"MCP server {server}: {error}")
-        catalog = await asyncio.to_thread(read_catalog, self.toolbox)
-        self.completer.mcp_prompts = catalog.prompt_names
-        self.completer.mcp_resources = catalog.resource_uris
-        self.render.notice(self.toolbox.summary())
-        return self.toolbox
-
-    async def _approve(self, call: ToolCall) -> Decision:
-        """Ask on one line whether the model's call may run."""
-        answer = await self.reader.ask(
-            f"run {visible_line(call.name)} {visible_line(call.arguments_json)[:300]}? "
-            "[o]nce, [a]lways this session, [d]eny: ")
-        choice = answer.strip().lower()[:1]
-        return "once" if choice == "o" else "always" if choice == "a" else "deny"
-
-    async def _show_tool(self, result: StoredMessage) -> None:
-        """The compact line of a call that was answered (numbered as `/tool N` knows it)."""
-        messages = await asyncio.to_thread(self.service.messages, self.session_id)
-        for exchange in exchanges(messages):
-            if exchange.result is not None and exchange.result.id == result.id:
-                self.render.tool(exchange)
-
-    async def _bring(self, action: Action, arg: str) -> None:
-        """Fetch an MCP prompt or resource and put it in the next prompt (and print it)."""
-        from ..service.mcp_prompts import bring_in
-
-        try:
-            text = await bring_in(await self._tools(), action is Action.MCP_PROMPT, arg)
-        except EXPECTED_ERRORS as exc:
-            self._failed(exc)
-            return
-        self.render.dim("in your next prompt (edit it, or Enter sends it):")
-        self.render.line(text.rstrip("\n"))
-        self.reader.prefill(text)
 
     # turns --------------------------------------------------------------------------------
 
