@@ -61,8 +61,9 @@ def _keep(service: ConversationService, session_id: str, arg: str) -> CommandRes
         forks = service.fork_alternatives(session_id)
         short = service.short_ids([f.id for f in forks])
         listed = ", ".join(f"{short[f.id]} ({visible_line(f.model_ref or '')})" for f in forks)
-        return CommandResult(f"forked {len(forks)} sessions: {listed or 'none'}",
-                             action=Action.SESSION_CHANGED)
+        model = visible_line(service.get_session(session_id).model_ref or "")
+        return CommandResult(f"forked {len(forks)} sessions: {listed or 'none'}; this one goes "
+                             f"on with {model}", action=Action.SESSION_CHANGED)
     if not choice.isdigit() or int(choice) < 1:
         raise UsageError("/keep takes an answer's number (from 1) or each")
     session = service.keep_alternative(session_id, int(choice) - 1)

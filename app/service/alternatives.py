@@ -71,7 +71,10 @@ class AlternativesMixin:
         answer = self.last_answer(session_id)
         if answer is None:
             raise UsageError("no answer to keep")
-        session = self.choose_alternative(answer.id, index)
+        return self._on_shown_model(self.choose_alternative(answer.id, index))
+
+    def _on_shown_model(self, session: Session) -> Session:
+        """The session, set to go on with the model of its last shown answer."""
         kept = self.last_answer(session.id)
         if kept is not None and kept.model_ref and kept.model_ref != session.model_ref:
             session = self.store.set_model(session.id, kept.model_ref)
@@ -79,5 +82,7 @@ class AlternativesMixin:
 
     def fork_alternatives(self, session_id: str) -> list[Session]:
         """One new session per alternative of the last turn besides the chosen one, each on its
-        answer's model; the session keeps the chosen one."""
-        return self.store.fork_alternatives(session_id)
+        answer's model; the session keeps the chosen one, and goes on with its model."""
+        forks = self.store.fork_alternatives(session_id)
+        self._on_shown_model(self.store.get_session(session_id))
+        return forks

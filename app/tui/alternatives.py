@@ -89,6 +89,6 @@ class AlternativeActions:
             return
         forks = await self._try(self.service.fork_alternatives, self.session_id)
         if forks is not None:
-            self.refresh_sidebar()
+            await self.show_session(self.session_id)  # on the first answer's model now
             self._say(f"Forked {len(forks)} sessions, one per other model; this one keeps the "
-                      "first answer.")
+                      "first answer, on its model.")

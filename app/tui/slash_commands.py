@@ -90,6 +90,11 @@ class SlashCommands:
             if action is Action.MODEL_CHANGED:
                 self.status.model_ref = str(result.data)
                 self.status.prepare(self.service.engine, str(result.data))
+            if action is Action.SESSION_CHANGED and self.session_id is not None:
+                session = await self._db(self.service.get_session, self.session_id)
+                if session.model_ref and session.model_ref != self.status.model_ref:
+                    self.status.model_ref = session.model_ref  # `/keep each` follows an answer
+                    self.status.prepare(self.service.engine, session.model_ref)
             if action in (Action.SESSION_CHANGED, Action.MODEL_CHANGED):
                 self.refresh_sidebar()
             if result.message:

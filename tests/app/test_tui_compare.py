@@ -92,6 +92,22 @@ async def test_fork_per_model_and_a_failing_reference(scripted: Scripted) -> Non
             assert store.get_messages(fork.id)[-1].status == "error"
 
 
+async def test_keep_each_goes_on_with_the_first_answers_model(scripted: Scripted) -> None:
+    slow = scripted.use("slow", chunks=["Slow."])
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(pilot)  # new sessions start on scripted::echo
+        await compared(pilot, [slow, "scripted::echo"])
+        await type_text(pilot, "/keep each")
+        await wait_until(pilot, lambda: screen.status.model_ref == slow)
+        sid = screen.session_id
+        with open_store() as store:
+            assert store.get_session(sid).model_ref == slow  # type: ignore[arg-type]
+            [fork] = store.children(sid)  # type: ignore[arg-type]
+            assert fork.model_ref == "scripted::echo"
+            assert store.get_messages(fork.id)[-1].content == "Echo: Which is better?"
+
+
 async def test_esc_stops_every_answer(scripted: Scripted) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
