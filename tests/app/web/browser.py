@@ -72,3 +72,21 @@ def wait_for_terminal(page: Page) -> None:
     """Until the app process has drawn into the page's terminal (textual.js marks the body
     once its first bytes arrive)."""
     page.wait_for_selector("body.-first-byte", state="attached")
+
+
+def open_chat(context: BrowserContext, token_url: str) -> tuple[Page, bytearray]:
+    """A new tab on the server's token address, once its chat screen is up and the prompt
+    has the keyboard: the page and what its app draws from then on."""
+    page = context.new_page()
+    drawn = record_drawing(page)
+    page.goto(token_url)
+    wait_for_terminal(page)
+    wait_for_drawn(page, drawn, b"ready")  # the chat screen's status bar
+    page.locator(".xterm-helper-textarea").focus()
+    return page, drawn
+
+
+def send_line(page: Page, text: str) -> None:
+    """Type `text` into the page's terminal and press Enter."""
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
