@@ -59,12 +59,15 @@ def record_drawing(page: Page) -> bytearray:
     return drawn
 
 
-def wait_for_drawn(page: Page, drawn: bytearray, needle: bytes, timeout_s: float = 60) -> None:
-    """Until the app has drawn `needle` (a readiness signal, not an assertion on the screen:
-    keys typed before the chat screen is up are lost)."""
+def wait_for_drawn(page: Page, drawn: bytearray, needle: bytes | re.Pattern[bytes],
+                   timeout_s: float = 60) -> None:
+    """Until the app has drawn `needle` (bytes, or a pattern searched for): a readiness
+    signal, not an assertion on the screen — keys typed before a screen is up are lost."""
     deadline = time.monotonic() + timeout_s
-    while needle not in drawn:
-        assert time.monotonic() < deadline, f"the page's app never drew {needle!r}"
+    while (needle not in drawn if isinstance(needle, bytes) else not needle.search(drawn)):
+        if time.monotonic() > deadline:
+            shot = screenshot(page, "never-drawn")  # what the page showed instead
+            raise AssertionError(f"the page's app never drew {needle!r} (see {shot})")
         page.wait_for_timeout(100)  # lets Playwright deliver the frames
 
 
@@ -90,3 +93,14 @@ def send_line(page: Page, text: str) -> None:
     """Type `text` into the page's terminal and press Enter."""
     page.keyboard.type(text)
     page.keyboard.press("Enter")
+
+
+def press_until_drawn(page: Page, drawn: bytearray, key: str, needle: bytes,
+                      timeout_s: float = 60) -> None:
+    """Press `key` until the app draws `needle`, once a second: for a key the app answers
+    only once it has taken in what the store already holds (a compare's last answer)."""
+    deadline = time.monotonic() + timeout_s
+    while needle not in drawn:
+        assert time.monotonic() < deadline, f"{key} never led the app to draw {needle!r}"
+        page.keyboard.press(key)
+        page.wait_for_timeout(1000)

@@ -6,16 +6,21 @@ assertions read the stored profile and the requests the scripted endpoint receiv
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
 
 from app.attachments.prompt import fenced
 from storage import StoredMessage
 from tests.app.conftest import REAL
-from tests.app.web.browser import browser, open_chat, screenshot, send_line, wait_for_drawn
+from tests.app.web.browser import (
+    browser,
+    open_chat,
+    press_until_drawn,
+    screenshot,
+    send_line,
+    wait_for_drawn,
+)
 from tests.app.web.conftest import PEER_MODEL
 from tests.app.web.running import wait_until, web_server
 from tests.support.openai_server import OpenAIServer, Reply
@@ -40,16 +45,6 @@ def _rows() -> list[StoredMessage]:
 def _answers_complete(count: int) -> bool:
     answers = [m for m in _rows() if m.role == "assistant"]
     return len(answers) == count and all(m.status == "complete" for m in answers)
-
-
-def _keep_focused_answer(page: Page, drawn: bytearray) -> None:
-    """Enter on the focused compare answer until the app says it kept one: the store holds
-    both answers a moment before the app has taken in the last one ("still streaming")."""
-    deadline = time.monotonic() + 60
-    while b"Kept the answer of" not in drawn:
-        assert time.monotonic() < deadline, "the app never kept an answer"
-        page.keyboard.press("Enter")
-        page.wait_for_timeout(1000)
 
 
 def test_attach_a_source_file_in_the_page_and_ask_about_it(
@@ -94,7 +89,8 @@ def test_compare_the_bundled_model_with_an_endpoint_in_the_page_and_keep_one(
         shot = screenshot(page, "compare-columns")
         assert shot.stat().st_size > 10_000
         page.keyboard.press("Control+ArrowUp")  # focus the last answer: the endpoint's
-        _keep_focused_answer(page, drawn)
+        # Enter keeps it (the app takes in the last answer a moment after the store has it)
+        press_until_drawn(page, drawn, "Enter", b"Kept the answer of")
         screenshot(page, "compare-kept")
     with open_store() as store:
         [session] = store.list_sessions("all")
