@@ -82,7 +82,8 @@ def serve(host: str | None, port: int | None, api_keys: tuple[str, ...],
     POST /v1/embeddings, GET /health. Keys come from --api-key, --api-key-file, the [serve]
     settings or TALU_CHAT_SERVE__API_KEYS; a request's model must be one of the served ids.
     """
-    from ..serve.options import ServeOptions, is_loopback
+    from ..net import is_loopback
+    from ..serve.options import ServeOptions
 
     ctx = app_context(profile)
     settings = ctx.settings.serve

@@ -45,8 +45,8 @@ def web(host: str, port: int | None, profile: str | None) -> None:
     import asyncio
     import secrets
 
+    from ..net import is_loopback
     from ..path_policy import web_environment
-    from ..serve.options import is_loopback
     from ..web.options import WebOptions
     from ..web.server import address, serve
 

@@ -74,14 +74,16 @@ class ChatAttachments:
             self.notify(str(exc), "error")
 
     def pick(self) -> None:
-        """Open the file picker on the working folder; attach what is picked."""
+        """Open the file picker on the working folder (off loopback in a browser: the first
+        allowed folder when the working folder is not allowed); attach what is picked."""
+        from ..path_policy import suggested_folder
         from .screens.file_picker import FilePicker
 
         async def picked(path: Path | None) -> None:
             if path is not None:
                 await self.attach([str(path)])
 
-        self.screen.app.push_screen(FilePicker(Path.cwd()), picked)
+        self.screen.app.push_screen(FilePicker(suggested_folder(Path.cwd())), picked)
 
     async def pasted(self, text: str) -> None:
         """A paste that names an existing file or folder: offer to attach it."""

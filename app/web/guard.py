@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from yarl import URL
 
-from ..serve.options import WILDCARD_HOSTS, is_loopback
+from ..net import WILDCARD_HOSTS, is_loopback
 from .options import TOKEN_PARAMETER, WebOptions
 
 log = logging.getLogger("talu_chat.web")

@@ -59,12 +59,15 @@ def record_drawing(page: Page) -> bytearray:
     return drawn
 
 
-def wait_for_drawn(page: Page, drawn: bytearray, needle: bytes, timeout_s: float = 60) -> None:
-    """Until the app has drawn `needle` (a readiness signal, not an assertion on the screen:
-    keys typed before the chat screen is up are lost)."""
+def wait_for_drawn(page: Page, drawn: bytearray, needle: bytes | re.Pattern[bytes],
+                   timeout_s: float = 60) -> None:
+    """Until the app has drawn `needle` (bytes, or a pattern searched for): a readiness
+    signal, not an assertion on the screen — keys typed before a screen is up are lost."""
     deadline = time.monotonic() + timeout_s
-    while needle not in drawn:
-        assert time.monotonic() < deadline, f"the page's app never drew {needle!r}"
+    while (needle not in drawn if isinstance(needle, bytes) else not needle.search(drawn)):
+        if time.monotonic() > deadline:
+            shot = screenshot(page, "never-drawn")  # what the page showed instead
+            raise AssertionError(f"the page's app never drew {needle!r} (see {shot})")
         page.wait_for_timeout(100)  # lets Playwright deliver the frames
 
 
@@ -72,3 +75,32 @@ def wait_for_terminal(page: Page) -> None:
     """Until the app process has drawn into the page's terminal (textual.js marks the body
     once its first bytes arrive)."""
     page.wait_for_selector("body.-first-byte", state="attached")
+
+
+def open_chat(context: BrowserContext, token_url: str) -> tuple[Page, bytearray]:
+    """A new tab on the server's token address, once its chat screen is up and the prompt
+    has the keyboard: the page and what its app draws from then on."""
+    page = context.new_page()
+    drawn = record_drawing(page)
+    page.goto(token_url)
+    wait_for_terminal(page)
+    wait_for_drawn(page, drawn, b"ready")  # the chat screen's status bar
+    page.locator(".xterm-helper-textarea").focus()
+    return page, drawn
+
+
+def send_line(page: Page, text: str) -> None:
+    """Type `text` into the page's terminal and press Enter."""
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def press_until_drawn(page: Page, drawn: bytearray, key: str, needle: bytes,
+                      timeout_s: float = 60) -> None:
+    """Press `key` until the app draws `needle`, once a second: for a key the app answers
+    only once it has taken in what the store already holds (a compare's last answer)."""
+    deadline = time.monotonic() + timeout_s
+    while needle not in drawn:
+        assert time.monotonic() < deadline, f"{key} never led the app to draw {needle!r}"
+        page.keyboard.press(key)
+        page.wait_for_timeout(1000)

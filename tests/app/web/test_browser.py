@@ -23,25 +23,12 @@ from tests.app.web.browser import (
     wait_for_drawn,
     wait_for_terminal,
 )
+from tests.app.web.conftest import ANSWER
 from tests.app.web.running import wait_until, web_server
-from tests.support.openai_server import OpenAIServer, Reply
-from tests.support.profiles import db_path, open_store, write_config
+from tests.support.openai_server import OpenAIServer
+from tests.support.profiles import db_path, open_store
 
 pytestmark = pytest.mark.browser
-
-ANSWER = "Rivers carry dissolved salts into the sea, and the sun takes only water away."
-
-
-@pytest.fixture
-def peer_profile(isolated_env: Path, openai_peer: OpenAIServer,
-                 monkeypatch: pytest.MonkeyPatch) -> OpenAIServer:
-    """New sessions answer from the scripted OpenAI-compatible server, word by word (the
-    app processes of the tabs read the same settings file)."""
-    write_config(isolated_env, f'default_model = "peer::echo"\n\n[endpoints.peer]\n'
-                               f'base_url = "{openai_peer.base_url}"\n')
-    monkeypatch.delenv("TALU_CHAT_DEFAULT_MODEL")
-    openai_peer.script("echo", Reply(text=ANSWER, rate=25))
-    return openai_peer
 
 
 def _stored_turn() -> tuple[str, str, str | None, str | None] | None:

@@ -1,5 +1,5 @@
 """Off loopback, a browser tab's app reaches only [web] allowed_dirs: `confine`, and the TUI's
-export dialog calling it."""
+export dialog and file picker calling it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from app.path_policy import (
     web_environment,
 )
 from app.tui.screens.export import ExportScreen
-from tests.app.tui_support import make_app, notifications, send, wait_until
+from app.tui.screens.file_picker import FilePicker
+from tests.app.tui_support import chat, make_app, notifications, send, wait_until
 
 
 @pytest.fixture
@@ -133,3 +134,42 @@ def test_the_export_command_off_loopback_writes_only_inside_the_allowed_folders(
     inside = remote / "out.md"
     result = commands.execute(service, session.id, f"/export md {inside}")
     assert inside.is_file() and str(inside) in result.message
+
+
+async def test_the_file_picker_opens_inside_the_first_allowed_folder(
+        remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.widgets import DirectoryTree
+
+    (remote / "notes.md").write_text("# notes\n", encoding="utf-8")
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_text("key\n", encoding="utf-8")
+    monkeypatch.chdir(elsewhere)  # the tab's working folder is not allowed
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = chat(pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, FilePicker))
+        picker = app.screen
+        assert isinstance(picker, FilePicker) and picker.folder == remote.resolve()
+        tree = picker.query_one(DirectoryTree)
+        await wait_until(pilot, lambda: len(tree.root.children) == 1)
+        [node] = tree.root.children
+        assert str(node.label) == "notes.md"
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen)
+        await wait_until(pilot, lambda: [a.name for a in screen.attachments.chips.pending.items]
+                         == ["notes.md"])
+
+
+async def test_the_file_picker_stays_in_an_allowed_working_folder(
+        remote: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inner = remote / "project"
+    inner.mkdir()
+    monkeypatch.chdir(inner)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, FilePicker))
+        assert app.screen.folder == inner  # type: ignore[attr-defined]
