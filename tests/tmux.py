@@ -18,6 +18,16 @@ class Pane:
         subprocess.run([*self.tmux, "-f", os.devnull, "new-session", "-d", "-s", "repl",
                         "-x", "120", "-y", "40", command], check=True, env=os.environ.copy())
 
+    @classmethod
+    def tui(cls, command: str) -> Pane:
+        """A pane running the TUI `command`, then printing its exit status as TUI-EXITED N."""
+        return cls(f"{command}; echo TUI-EXITED $?; sleep 600")
+
+    def quit_tui(self) -> None:
+        """Ctrl+Q, and wait until the TUI has exited with status 0."""
+        self.keys("C-q")
+        self.wait_for("TUI-EXITED 0")
+
     def keys(self, *keys: str) -> None:
         subprocess.run([*self.tmux, "send-keys", "-t", "repl", *keys], check=True)
 

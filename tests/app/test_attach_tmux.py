@@ -29,7 +29,7 @@ def test_attach_a_source_file_and_ask_about_it(tmp_path: Path,
     monkeypatch.setenv("TALU_CHAT_GENERATION__MAX_TOKENS", "16")
     monkeypatch.setenv("TALU_CHAT_GENERATION__TEMPERATURE", "0")
     (tmp_path / "calculator.py").write_text(SOURCE)
-    pane = Pane(f"cd {tmp_path} && {TALU}; echo TUI-EXITED $?; sleep 600")
+    pane = Pane.tui(f"cd {tmp_path} && {TALU}")
     try:
         pane.wait_for("● ready")
         pane.keys("/attach calc")
@@ -42,8 +42,7 @@ def test_attach_a_source_file_and_ask_about_it(tmp_path: Path,
         pane.keys("What does this function do?", "Enter")
         shown = pane.wait_for("TTFT")
         assert "[📎 calculator.py · 32 B]" in shown  # the sent message shows its chip
-        pane.keys("C-q")
-        pane.wait_for("TUI-EXITED 0")
+        pane.quit_tui()
     finally:
         pane.close()
     with open_store() as store:
@@ -64,7 +63,7 @@ def test_attach_an_image_for_an_endpoint_then_refused_by_the_local_model(
     png = PNG_1PX
     (tmp_path / "dot.png").write_bytes(png)
     chip = f"dot.png · {len(png)} B"
-    pane = Pane(f"cd {tmp_path} && {TALU}; echo TUI-EXITED $?; sleep 600")
+    pane = Pane.tui(f"cd {tmp_path} && {TALU}")
     try:
         pane.wait_for("● ready")
         pane.keys("/attach dot.png", "Enter")
@@ -83,8 +82,7 @@ def test_attach_an_image_for_an_endpoint_then_refused_by_the_local_model(
         assert "local::smollm2 takes no images" in " ".join(shown.split())
         assert f"🖼 {chip} ✕" in shown  # the chip stays, and so does the text
         assert "And now?" in shown and shown.count("TTFT") == 1
-        pane.keys("C-q")
-        pane.wait_for("TUI-EXITED 0")
+        pane.quit_tui()
     finally:
         pane.close()
     [request] = openai_peer.chat_requests  # the refused message reached no server

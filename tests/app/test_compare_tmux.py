@@ -56,7 +56,7 @@ def test_compare_two_local_references_and_an_endpoint_then_keep_one(
     endpoint_answers(monkeypatch, openai_peer, "The endpoint says blue.")
     (tmp_path / "m2.gguf").symlink_to(model_path)
     refs = ["local::smollm2", "m2.gguf", "peer::echo"]
-    pane = Pane(f"cd {tmp_path} && {TALU}; echo TUI-EXITED $?; sleep 600")
+    pane = Pane.tui(f"cd {tmp_path} && {TALU}")
     try:
         pane.wait_for("● ready")
         pane.keys("C-b")  # hide the sidebar: three columns fit side by side in 120 columns
@@ -67,8 +67,7 @@ def test_compare_two_local_references_and_an_endpoint_then_keep_one(
         pane.keys("Enter")
         pane.wait_for("Kept the answer of peer::echo")
         pane.wait_for("‹ 3/3 ›")
-        pane.keys("C-q")
-        pane.wait_for("TUI-EXITED 0")
+        pane.quit_tui()
     finally:
         pane.close()
     with open_store() as store:
@@ -92,7 +91,7 @@ def test_compare_the_bundled_model_and_an_endpoint_then_fork_one_session_per_mod
     endpoint_answers(monkeypatch, openai_peer, "The endpoint says green.")
     # The endpoint first: the session (on the bundled model) keeps the first answer.
     refs = ["peer::echo", "local::smollm2"]
-    pane = Pane(f"cd {tmp_path} && {TALU}; echo TUI-EXITED $?; sleep 600")
+    pane = Pane.tui(f"cd {tmp_path} && {TALU}")
     try:
         pane.wait_for("● ready")
         shown = compare(pane, refs, "Name a colour.")
@@ -102,8 +101,7 @@ def test_compare_the_bundled_model_and_an_endpoint_then_fork_one_session_per_mod
         pane.keys("f")
         pane.wait_for("Forked 1 session")
         pane.wait_for("model peer::echo")  # this session goes on with the answer it kept
-        pane.keys("C-q")
-        pane.wait_for("TUI-EXITED 0")
+        pane.quit_tui()
     finally:
         pane.close()
     with open_store() as store:

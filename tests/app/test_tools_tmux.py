@@ -29,7 +29,7 @@ def test_an_mcp_tool_approved_in_the_tui(openai_peer: OpenAIServer, isolated_env
     openai_peer.enqueue(
         Reply(text="", tool_calls=(CallReply("tests__add", '{"a": 2, "b": 40}'),)),
         Reply(text="The sum is forty-two."))
-    pane = Pane(f"{TALU}; echo TUI-EXITED $?; sleep 600")
+    pane = Pane.tui(f"{TALU}")
     try:
         pane.wait_for("tools offered to the model")  # the MCP server has started
         pane.keys("Add 2 and 40.", "Enter")
@@ -42,8 +42,7 @@ def test_an_mcp_tool_approved_in_the_tui(openai_peer: OpenAIServer, isolated_env
         assert "→ tests__add(a=2, b=40) · ran · 2 chars" in shown
         pane.keys("C-t")  # every tool block expands: the full arguments and the result
         pane.wait_for("result:")
-        pane.keys("C-q")
-        pane.wait_for("TUI-EXITED 0")
+        pane.quit_tui()
     finally:
         pane.close()
     result = openai_peer.chat_requests[-1].messages[-1]
@@ -62,7 +61,7 @@ def test_mcp_prompt_tool_choice_and_continue_in_the_tui(
 """)
     openai_peer.enqueue(Reply(text="Hello there Ada", finish_reason="length"),
                         Reply(text="and welcome."), Reply(text="Fine."))
-    pane = Pane(f"{TALU}; echo TUI-EXITED $?; sleep 600")
+    pane = Pane.tui(f"{TALU}")
     try:
         pane.wait_for("tools offered to the model")
         pane.keys("/prompt tests.greet name=Ada", "Enter")
@@ -76,8 +75,7 @@ def test_mcp_prompt_tool_choice_and_continue_in_the_tui(
         pane.wait_for("only tests__add")
         pane.keys("Thanks", "Enter")
         pane.wait_for("Fine.")
-        pane.keys("C-q")
-        pane.wait_for("TUI-EXITED 0")
+        pane.quit_tui()
     finally:
         pane.close()
     first, second, third = openai_peer.chat_requests
@@ -87,7 +85,7 @@ def test_mcp_prompt_tool_choice_and_continue_in_the_tui(
 
 
 def test_a_cut_local_answer_continues_in_place_in_the_tui(real_model: str) -> None:
-    pane = Pane(f"{TALU}; echo TUI-EXITED $?; sleep 600")
+    pane = Pane.tui(f"{TALU}")
     try:
         pane.wait_for("● ready")  # the prompt has the focus
         pane.keys("/set max_tokens 4", "Enter")
@@ -96,8 +94,7 @@ def test_a_cut_local_answer_continues_in_place_in_the_tui(real_model: str) -> No
         pane.wait_for("tok/s")
         pane.keys("/continue", "Enter")
         pane.wait_for("continuing the answer where it stopped")
-        pane.keys("C-q")
-        pane.wait_for("TUI-EXITED 0")
+        pane.quit_tui()
     finally:
         pane.close()
     with open_store() as store:

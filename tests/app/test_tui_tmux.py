@@ -24,7 +24,7 @@ def test_tui_chat_switch_model_and_export(tmp_path: Path, model_path: Path,
     (tmp_path / "m2.gguf").symlink_to(model_path)
     second = "m2.gguf"  # a second local model reference: a GGUF path, relative to the cwd
     export = tmp_path / "chat.md"
-    pane = Pane(f"cd {tmp_path} && {TALU}; echo TUI-EXITED $?; sleep 600")
+    pane = Pane.tui(f"cd {tmp_path} && {TALU}")
     try:
         pane.wait_for("● ready")
         pane.keys("Name a colour.", "Enter")
@@ -49,8 +49,7 @@ def test_tui_chat_switch_model_and_export(tmp_path: Path, model_path: Path,
         pane.wait_for("chat.md")
         pane.keys("Enter")
         pane.wait_for("Exported to")
-        pane.keys("C-q")
-        pane.wait_for("TUI-EXITED 0")
+        pane.quit_tui()
     finally:
         pane.close()
     text = export.read_text()
