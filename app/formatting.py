@@ -65,3 +65,8 @@ def human_size(size: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+def counted(count: int, noun: str) -> str:
+    """`count` and `noun`, plural unless it is one ("1 session", "3 sessions")."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

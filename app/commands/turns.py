@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 
 from ..errors import UsageError
+from ..formatting import counted
 from ..sanitize import visible_line
 from ..service import ConversationService
 from ..service.compare import compared_refs
@@ -62,8 +63,8 @@ def _keep(service: ConversationService, session_id: str, arg: str) -> CommandRes
         short = service.short_ids([f.id for f in forks])
         listed = ", ".join(f"{short[f.id]} ({visible_line(f.model_ref or '')})" for f in forks)
         model = visible_line(service.get_session(session_id).model_ref or "")
-        return CommandResult(f"forked {len(forks)} sessions: {listed or 'none'}; this one goes "
-                             f"on with {model}", action=Action.SESSION_CHANGED)
+        return CommandResult(f"forked {counted(len(forks), 'session')}: {listed or 'none'}; "
+                             f"this one goes on with {model}", action=Action.SESSION_CHANGED)
     if not choice.isdigit() or int(choice) < 1:
         raise UsageError("/keep takes an answer's number (from 1) or each")
     session = service.keep_alternative(session_id, int(choice) - 1)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
+from ..formatting import counted
 from ..sanitize import visible_line
 from .screens.model_picker import CompareModelPicker
 
@@ -90,5 +91,5 @@ class AlternativeActions:
         forks = await self._try(self.service.fork_alternatives, self.session_id)
         if forks is not None:
             await self.show_session(self.session_id)  # on the first answer's model now
-            self._say(f"Forked {len(forks)} sessions, one per other model; this one keeps the "
-                      "first answer, on its model.")
+            self._say(f"Forked {counted(len(forks), 'session')}, one per other model; this "
+                      "one keeps the first answer, on its model.")
