@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.css.query import NoMatches
 
 from ..service import SidebarSessions, export_stem
 from .screens.dialogs import TextEditor, TextPrompt
@@ -43,8 +44,12 @@ class SessionActions:
             self.app.call_from_thread(self._show_sidebar, data)
 
     def _show_sidebar(self: ChatScreen, data: SidebarSessions) -> None:  # type: ignore[misc]
-        if self.is_attached:
+        if not self.is_attached:
+            return
+        try:
             self.sidebar.show(data, self.session_id)
+        except NoMatches:  # the sidebar's children are already gone: the app is closing
+            return
 
     async def show_session(self: ChatScreen, session_id: str, message: str = "") -> None:  # type: ignore[misc]
         """Open a session that was just made or changed, and list it in the sidebar."""
