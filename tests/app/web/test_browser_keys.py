@@ -86,7 +86,7 @@ def test_ctrl_g_compares_and_f_forks_one_session_per_model_in_the_page(
         wait_until(lambda: len(peer_profile.chat_requests) == 2, 60, "both requests")
         wait_until(lambda: _answers_done(), 60, "both stored answers")
         page.keyboard.press("Control+ArrowUp")  # focus an answer of the compare
-        press_until_drawn(page, drawn, "f", b"Forked 1 sessions")
+        press_until_drawn(page, drawn, "f", b"Forked 1 session,")
     with open_store() as store:
         sessions = store.list_sessions("all")
         models = sorted(s.model_ref or "" for s in sessions)
