@@ -77,8 +77,8 @@ def test_ctrl_g_compares_and_f_forks_one_session_per_model_in_the_page(
             page.keyboard.press("Enter")
             wait_for_drawn(page, drawn, b"\xe2\x98\x91 " + ref.encode())  # ☑ ref
             drawn.clear()
-            for _ in ref:
-                page.keyboard.press("Backspace")
+            page.keyboard.press("Control+u")  # empties the filter (one key, not a Backspace
+            # per character: under load, keys typed right after fast Backspaces went missing)
             wait_for_drawn(page, drawn, REAL.encode())  # the empty filter lists every model
         page.keyboard.press("Control+s")
         wait_for_drawn(page, drawn, f"your next message goes to {PEER_MODEL}, {other}".encode())
@@ -100,3 +100,38 @@ def _answers_done() -> bool:
     answers = [m for m in rows if m.role == "assistant"]
     return len(answers) == 2 and all(m.status == "complete" for m in answers)
 
+
+
+def test_f5_exports_and_the_palette_starts_a_new_session_in_the_page(
+        peer_profile: OpenAIServer, tmp_path: Path) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    with web_server(cwd=folder) as server, browser() as context:
+        page, drawn = open_chat(context, server.token_url)
+        send_line(page, "First question.")
+        wait_until(lambda: _sessions() == 1 and _complete_answers() == 1, 60, "the answer")
+        page.keyboard.press("F5")  # a browser's reload, when the page does not take it
+        wait_for_drawn(page, drawn, b"Export this session")
+        page.keyboard.press("Enter")  # the suggested path: the tab's working folder
+        wait_until(lambda: any(folder.glob("*.md")), 60, "the exported file")
+        # Ctrl+N is the browser's: the palette's "New session" instead
+        page.keyboard.press("Control+p")
+        wait_for_drawn(page, drawn, b"Search for commands")
+        page.keyboard.type("New session")
+        wait_for_drawn(page, drawn, b"New session")
+        page.keyboard.press("Enter")
+        drawn.clear()
+        wait_for_drawn(page, drawn, b"ready")
+        send_line(page, "Second question.")
+        wait_until(lambda: _sessions() == 2 and _complete_answers() == 2, 60, "a second session")
+    [exported] = folder.glob("*.md")
+    assert "First question." in exported.read_text(encoding="utf-8")
+    with open_store() as store:
+        firsts = sorted(store.get_messages(s.id)[0].content for s in store.list_sessions("all"))
+    assert firsts == ["First question.", "Second question."]
+
+
+def _complete_answers() -> int:
+    with open_store() as store:
+        return sum(1 for s in store.list_sessions("all") for m in store.get_messages(s.id)
+                   if m.role == "assistant" and m.status == "complete")
