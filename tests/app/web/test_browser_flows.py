@@ -48,10 +48,10 @@ def test_attach_a_source_file_in_the_page_and_ask_about_it(
         screenshot(page, "attached")
     user, answer = only_session_rows()
     assert user.content == QUESTION
-    assert user.attachments == [{"sha256": hashlib.sha256(SOURCE.encode()).hexdigest(),
-                                 "name": "calculator.py", "media_type": user.attachments[0][
-                                     "media_type"], "size": len(SOURCE)}]
-    assert user.attachments[0]["media_type"].startswith("text/")
+    [attached] = user.attachments
+    assert (attached["name"], attached["sha256"], attached["size"]) == (
+        "calculator.py", hashlib.sha256(SOURCE.encode()).hexdigest(), len(SOURCE))
+    assert attached["media_type"].startswith("text/")
     assert (answer.content, answer.model_ref) == (ENDPOINT_ANSWER, PEER_MODEL)
     [request] = peer_profile.chat_requests
     assert request.last_user == f"{fenced('calculator.py', SOURCE)}\n\n{QUESTION}"
