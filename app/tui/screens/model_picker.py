@@ -125,7 +125,13 @@ class PickerBase(ModalScreen[ResultT]):
             text = plan_text(self.engine.plan(ref))
         except EngineError as exc:
             text = str(exc)
-        self.app.call_from_thread(self.query_one("#model-details", Static).update, Content(text))
+        self.app.call_from_thread(self._show_details, text)
+
+    def _show_details(self, text: str) -> None:
+        """Show `text` under the list; nothing once the picker has closed (a plan or a check
+        of a local model can take longer than the person takes to pick)."""
+        for details in self.query("#model-details").results(Static):
+            details.update(Content(text))
 
     @on(OptionList.OptionSelected, "#model-list")
     def _selected(self, event: OptionList.OptionSelected) -> None:
@@ -141,10 +147,13 @@ class PickerBase(ModalScreen[ResultT]):
         try:
             self.engine.resolve(ref)
         except EngineError as exc:
-            self.app.call_from_thread(self.query_one("#model-details", Static).update,
-                                      Content(str(exc)))
+            self.app.call_from_thread(self._show_details, str(exc))
             return
-        self.app.call_from_thread(self.picked, ref)
+        self.app.call_from_thread(self._picked_if_open, ref)
+
+    def _picked_if_open(self, ref: str) -> None:
+        if self.is_current:  # not after Esc (or Ctrl+S) closed the picker meanwhile
+            self.picked(ref)
 
 
 class ModelPicker(PickerBase[str | None]):

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from app.attachments.prompt import fenced
-from storage import StoredMessage
 from tests.app.conftest import REAL
 from tests.app.web.browser import (
     browser,
@@ -23,28 +22,15 @@ from tests.app.web.browser import (
 )
 from tests.app.web.conftest import PEER_MODEL
 from tests.app.web.running import wait_until, web_server
+from tests.app.web.stored import answers_complete, only_session_rows
 from tests.support.openai_server import OpenAIServer, Reply
-from tests.support.profiles import db_path, open_store
+from tests.support.profiles import open_store
 
 pytestmark = pytest.mark.browser
 
 SOURCE = "def add(a, b):\n    \"\"\"The sum of a and b.\"\"\"\n    return a + b\n"
 QUESTION = "What does this function do?"
 ENDPOINT_ANSWER = "It adds two numbers and returns the sum."
-
-
-def _rows() -> list[StoredMessage]:
-    """Every row (all alternatives) of the profile's only session; [] before there is one."""
-    if not db_path().exists():
-        return []
-    with open_store() as store:
-        sessions = store.list_sessions("all")
-        return store.get_messages(sessions[0].id, alternatives=True) if sessions else []
-
-
-def _answers_complete(count: int) -> bool:
-    answers = [m for m in _rows() if m.role == "assistant"]
-    return len(answers) == count and all(m.status == "complete" for m in answers)
 
 
 def test_attach_a_source_file_in_the_page_and_ask_about_it(
@@ -57,15 +43,15 @@ def test_attach_a_source_file_in_the_page_and_ask_about_it(
         send_line(page, f"/attach {source}")
         wait_for_drawn(page, drawn, f"calculator.py · {len(SOURCE)} B".encode())  # the chip
         send_line(page, QUESTION)
-        wait_until(lambda: _answers_complete(1), 90, "the stored answer")
+        wait_until(lambda: answers_complete(1, 1), 90, "the stored answer")
         page.wait_for_timeout(500)  # the last frame reaches the canvas for the screenshot
         screenshot(page, "attached")
-    user, answer = _rows()
+    user, answer = only_session_rows()
     assert user.content == QUESTION
-    assert user.attachments == [{"sha256": hashlib.sha256(SOURCE.encode()).hexdigest(),
-                                 "name": "calculator.py", "media_type": user.attachments[0][
-                                     "media_type"], "size": len(SOURCE)}]
-    assert user.attachments[0]["media_type"].startswith("text/")
+    [attached] = user.attachments
+    assert (attached["name"], attached["sha256"], attached["size"]) == (
+        "calculator.py", hashlib.sha256(SOURCE.encode()).hexdigest(), len(SOURCE))
+    assert attached["media_type"].startswith("text/")
     assert (answer.content, answer.model_ref) == (ENDPOINT_ANSWER, PEER_MODEL)
     [request] = peer_profile.chat_requests
     assert request.last_user == f"{fenced('calculator.py', SOURCE)}\n\n{QUESTION}"
@@ -84,7 +70,7 @@ def test_compare_the_bundled_model_with_an_endpoint_in_the_page_and_keep_one(
         send_line(page, f"/compare {REAL} {PEER_MODEL}")
         wait_for_drawn(page, drawn, b"your next message goes to")
         send_line(page, QUESTION)
-        wait_until(lambda: _answers_complete(2), 180, "both stored answers")
+        wait_until(lambda: answers_complete(1, 2), 180, "both stored answers")
         page.wait_for_timeout(1000)  # the last frames reach the canvas for the screenshot
         shot = screenshot(page, "compare-columns")
         assert shot.stat().st_size > 10_000

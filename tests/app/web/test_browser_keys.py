@@ -21,19 +21,13 @@ from tests.app.web.browser import (
 )
 from tests.app.web.conftest import PEER_MODEL
 from tests.app.web.running import wait_until, web_server
+from tests.app.web.stored import answers_complete
 from tests.support.openai_server import OpenAIServer, Reply
-from tests.support.profiles import db_path, open_store
+from tests.support.profiles import open_store
 
 pytestmark = pytest.mark.browser
 
 SOURCE = "def add(a, b):\n    return a + b\n"
-
-
-def _sessions() -> int:
-    if not db_path().exists():
-        return 0
-    with open_store() as store:
-        return len(store.list_sessions("all"))
 
 
 def test_ctrl_o_opens_the_file_picker_in_the_page(peer_profile: OpenAIServer,
@@ -77,14 +71,14 @@ def test_ctrl_g_compares_and_f_forks_one_session_per_model_in_the_page(
             page.keyboard.press("Enter")
             wait_for_drawn(page, drawn, b"\xe2\x98\x91 " + ref.encode())  # ☑ ref
             drawn.clear()
-            for _ in ref:
-                page.keyboard.press("Backspace")
+            page.keyboard.press("Control+u")  # empties the filter (one key, not a Backspace
+            # per character: under load, keys typed right after fast Backspaces went missing)
             wait_for_drawn(page, drawn, REAL.encode())  # the empty filter lists every model
         page.keyboard.press("Control+s")
         wait_for_drawn(page, drawn, f"your next message goes to {PEER_MODEL}, {other}".encode())
         send_line(page, "Name a colour.")
         wait_until(lambda: len(peer_profile.chat_requests) == 2, 60, "both requests")
-        wait_until(lambda: _answers_done(), 60, "both stored answers")
+        wait_until(lambda: answers_complete(1, 2), 60, "both stored answers")
         page.keyboard.press("Control+ArrowUp")  # focus an answer of the compare
         press_until_drawn(page, drawn, "f", b"Forked 1 session,")
     with open_store() as store:
@@ -93,10 +87,31 @@ def test_ctrl_g_compares_and_f_forks_one_session_per_model_in_the_page(
     assert len(sessions) == 2 and models == [PEER_MODEL, other]
 
 
-def _answers_done() -> bool:
+def test_f5_exports_and_the_palette_starts_a_new_session_in_the_page(
+        peer_profile: OpenAIServer, tmp_path: Path) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    with web_server(cwd=folder) as server, browser() as context:
+        page, drawn = open_chat(context, server.token_url)
+        send_line(page, "First question.")
+        wait_until(lambda: answers_complete(1, 1), 60, "the answer")
+        page.keyboard.press("F5")  # a browser's reload, when the page does not take it
+        wait_for_drawn(page, drawn, b"Export this session")
+        page.keyboard.press("Enter")  # the suggested path: the tab's working folder
+        wait_until(lambda: any(folder.glob("*.md")), 60, "the exported file")
+        # Ctrl+N is the browser's: the palette's "New session" instead
+        page.keyboard.press("Control+p")
+        wait_for_drawn(page, drawn, b"Search for commands")
+        page.keyboard.type("New session")
+        wait_for_drawn(page, drawn, b"New session")
+        page.keyboard.press("Enter")
+        drawn.clear()
+        wait_for_drawn(page, drawn, b"ready")
+        send_line(page, "Second question.")
+        wait_until(lambda: answers_complete(2, 2), 60, "a second session")
+    [exported] = folder.glob("*.md")
+    assert "First question." in exported.read_text(encoding="utf-8")
     with open_store() as store:
-        [session] = store.list_sessions("all")
-        rows = store.get_messages(session.id, alternatives=True)
-    answers = [m for m in rows if m.role == "assistant"]
-    return len(answers) == 2 and all(m.status == "complete" for m in answers)
+        firsts = sorted(store.get_messages(s.id)[0].content for s in store.list_sessions("all"))
+    assert firsts == ["First question.", "Second question."]
 
