@@ -152,6 +152,16 @@ class StoreBase:
             raise
         return store
 
+    def file_bytes(self) -> int:
+        """The bytes the profile's database takes on disk (with its write-ahead log)."""
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.stat(f"{self.path}{suffix}").st_size
+            except OSError:
+                continue
+        return total
+
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""
         with self._lock:

@@ -1,4 +1,4 @@
-"""`talu-chat sessions …`: list, show, mark, rename, fork and purge stored sessions."""
+"""`talu-chat sessions …`: list, show, mark, rename, fork and purge stored sessions; usage."""
 
 from __future__ import annotations
 
@@ -59,6 +59,27 @@ def list_sessions(view: str | None, limit: int, as_json: bool, profile: str | No
     else:
         for line in session_table(service, found):
             click.echo(line)
+
+
+@sessions.command("usage")
+@json_option
+@profile_option
+def usage(as_json: bool, profile: str | None) -> None:
+    """Show what the profile holds and takes on disk (attachments are inside its database)."""
+    from ..formatting import human_size
+
+    service = open_service(profile, create=False)
+    found = service.usage() if service is not None else {
+        "sessions": 0, "messages": 0, "attachments": 0, "attachment_bytes": 0,
+        "database_bytes": 0}
+    if as_json:
+        echo_json(found)
+        return
+    click.echo(f"sessions     {found['sessions']}")
+    click.echo(f"messages     {found['messages']}")
+    click.echo(f"attachments  {found['attachments']} files, "
+               f"{human_size(found['attachment_bytes'])}")
+    click.echo(f"on disk      {human_size(found['database_bytes'])}")
 
 
 @sessions.command("show")

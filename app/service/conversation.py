@@ -161,6 +161,18 @@ class ConversationService(MessageMethods, TransferMethods, AlternativesMixin,
         """How many sessions a view holds."""
         return self.store.count_sessions(view, title_filter=title_filter)
 
+    def usage(self) -> dict[str, int]:
+        """What the profile holds and takes on disk: sessions (every marker), messages
+        (alternatives included), attachments (distinct files and their bytes, stored once
+        however often they are attached) and the database's bytes, attachments included."""
+        store = self.store
+        attachments = store.attachment_usage()
+        with store.reading():
+            messages = int(store.query("SELECT count(*) FROM messages")[0][0])
+        return {"sessions": store.count_sessions("all"), "messages": messages,
+                "attachments": attachments.blobs, "attachment_bytes": attachments.bytes,
+                "database_bytes": store.file_bytes()}
+
     def sidebar(self, title_filter: str | None = None, limit: int = 200) -> SidebarSessions:
         """The sidebar's sections, each cut at `limit` sessions."""
         sections: dict[str, list[Session]] = {}

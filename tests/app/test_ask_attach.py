@@ -159,3 +159,25 @@ def test_an_image_in_the_history_of_a_text_only_model_is_named_not_sent(
     [call] = scripted.calls
     assert [(m.content, m.parts) for m in call.messages[:1]] == [
         ("[image pic.png left out: this model takes no image]\nWhat is it?", ())]
+
+
+def test_sessions_usage_counts_attachments_once_until_the_last_session_is_purged(
+        scripted, tmp_path: Path) -> None:
+    source = tmp_path / "calc.py"
+    source.write_text(SOURCE)
+
+    def usage() -> dict[str, int]:
+        return json.loads(run("sessions", "usage", "--json").ok())
+
+    assert usage()["attachments"] == 0
+    first = json.loads(run("ask", "--json", "-a", str(source), "What does it do?").ok())
+    second = json.loads(run("ask", "--json", "-a", str(source), "Again?").ok())
+    found = usage()
+    assert (found["sessions"], found["attachments"]) == (2, 1)  # one file, stored once
+    assert found["attachment_bytes"] == len(SOURCE.encode())
+    assert found["database_bytes"] > found["attachment_bytes"]
+    run("sessions", "purge", first["session_id"], "--force").ok()
+    assert usage()["attachments"] == 1  # the other session still uses it
+    run("sessions", "purge", second["session_id"], "--force").ok()
+    assert (usage()["sessions"], usage()["attachments"], usage()["attachment_bytes"]) == (0, 0, 0)
+    assert "attachments  0 files" in run("sessions", "usage").ok()
