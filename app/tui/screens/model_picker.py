@@ -16,15 +16,13 @@ from textual.widgets.option_list import Option
 
 from engine import EngineError
 
+from ...formatting import human_size
+
 if TYPE_CHECKING:
     from engine import Engine, ModelInfo
 
 
 ResultT = TypeVar("ResultT")
-
-
-def _size(size: int | None) -> str:
-    return f"{size / 1024 / 1024:.0f} MB" if size else ""
 
 
 def plan_text(plan: dict[str, Any]) -> str:
@@ -34,7 +32,7 @@ def plan_text(plan: dict[str, Any]) -> str:
         plan["file"] = Path(plan["file"]).name
         plan.pop("model", None)
     if "size_bytes" in plan:
-        plan["size"] = _size(plan.pop("size_bytes"))
+        plan["size"] = human_size(plan.pop("size_bytes"))
     width = max(len(k) for k in plan)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in plan.items())
 
@@ -79,7 +77,7 @@ class PickerBase(ModalScreen[ResultT]):
     async def discover(self) -> None:
         models, errors = await self.engine.list_models()
         self.models = models
-        self._fill("")
+        self._fill(self.query_one("#model-filter", Input).value)  # what was typed meanwhile
         details = [f"{name}: {error}" for name, error in errors.items()]
         self.query_one("#model-details", Static).update(
             Content("\n".join(details) if details else f"{len(models)} models"))
@@ -95,7 +93,8 @@ class PickerBase(ModalScreen[ResultT]):
         for model in self.models:
             if needle and needle not in model.ref.lower():
                 continue
-            extra = " · ".join(str(x) for x in (model.source, _size(model.size_bytes),
+            size = human_size(model.size_bytes) if model.size_bytes else ""
+            extra = " · ".join(str(x) for x in (model.source, size,
                                                 model.details.get("quantization")) if x)
             option_list.add_option(Option(Content(f"{self.mark(model.ref)}{model.ref}   {extra}"),
                                           id=model.ref))
