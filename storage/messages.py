@@ -323,6 +323,10 @@ class MessageOps(SessionOps):
             fill_counts(self._conn, session_id, messages)
         return messages
 
+    def count_all_messages(self) -> int:
+        """Every message of the profile (every session, every alternative)."""
+        return int(self.query("SELECT count(*) FROM messages")[0][0])
+
     def count_messages(self, session_id: str, from_position: int = 0) -> int:
         """Return how many messages a session shows (chosen alternatives only), counting
         from a position on."""

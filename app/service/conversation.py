@@ -167,9 +167,7 @@ class ConversationService(MessageMethods, TransferMethods, AlternativesMixin,
         however often they are attached) and the database's bytes, attachments included."""
         store = self.store
         attachments = store.attachment_usage()
-        with store.reading():
-            messages = int(store.query("SELECT count(*) FROM messages")[0][0])
-        return {"sessions": store.count_sessions("all"), "messages": messages,
+        return {"sessions": store.count_sessions("all"), "messages": store.count_all_messages(),
                 "attachments": attachments.blobs, "attachment_bytes": attachments.bytes,
                 "database_bytes": store.file_bytes()}
 
