@@ -285,17 +285,14 @@ class OpenAIBackend(Backend):
                                       _field(_field(p, "function"), "name"),
                                       _field(_field(p, "function"), "arguments"))
                             for p in pieces))
-                    reason = getattr(choice, "finish_reason", None)
-                    if reason:
-                        finish = _FINISH.get(reason, "stop") if isinstance(reason, str) else "stop"
+                    finish = _finish_reason(choice) or finish
         except (GeneratorExit, EngineError):
             raise
         except Exception as exc:
             raise self.map_error(exc, model) from exc
         finally:
             await response.close()
-        if finish is None:
-            raise StreamInterrupted(f"{self.label} ended the stream before the answer finished")
+        finish = self._finished(finish)
         if usage is None:  # the server sent none: count the streamed pieces instead
             usage = Usage(estimate_tokens(messages), counted, estimated=True)
         if calls and tools:
@@ -331,17 +328,14 @@ class OpenAIBackend(Backend):
                     if text:
                         counted += 1
                         yield Chunk(text=text)
-                    reason = getattr(choice, "finish_reason", None)
-                    if reason:
-                        finish = _FINISH.get(reason, "stop") if isinstance(reason, str) else "stop"
+                    finish = _finish_reason(choice) or finish
         except (GeneratorExit, EngineError):
             raise
         except Exception as exc:
             raise self.map_error(exc, model) from exc
         finally:
             await response.close()
-        if finish is None:
-            raise StreamInterrupted(f"{self.label} ended the stream before the answer finished")
+        finish = self._finished(finish)
         if usage is None:
             usage = Usage(len(prompt) // 4 + 1, counted, estimated=True)
         yield Chunk(done=True, finish_reason=finish, usage=usage)
@@ -380,6 +374,12 @@ class OpenAIBackend(Backend):
         return Capabilities(streaming=True, embeddings=True, context_length=None,
                             device="remote", inputs=frozenset(inputs))
 
+    def _finished(self, finish: FinishReason | None) -> FinishReason:
+        """The stream's finish reason; StreamInterrupted when it ended without one."""
+        if finish is None:
+            raise StreamInterrupted(f"{self.label} ended the stream before the answer finished")
+        return finish
+
     def _event_parts(self, event: Any, usage: Usage | None) -> tuple[Usage | None, list[Any]]:
         """A streamed event's usage (or the one so far) and its choices (checked a list)."""
         sent = getattr(event, "usage", None)
@@ -409,3 +409,10 @@ class OpenAIBackend(Backend):
             await self._client.close()
             self._client = None
 
+
+def _finish_reason(choice: Any) -> FinishReason | None:
+    """A streamed choice's finish reason, if it has one (an unknown one counts as "stop")."""
+    reason = getattr(choice, "finish_reason", None)
+    if not reason:
+        return None
+    return _FINISH.get(reason, "stop") if isinstance(reason, str) else "stop"
