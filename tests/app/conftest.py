@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.openai_server import OpenAIServer
+from tests.support.profiles import write_config
+
 SCRIPTED = "scripted::echo"
 REAL = "local::smollm2"
 
@@ -29,3 +32,13 @@ def real_model(scripted_default_model: str, monkeypatch: pytest.MonkeyPatch) -> 
     # slow down many times when one is busy; one thread is kinder and, under load, faster.
     monkeypatch.setenv("TALU_CHAT_LOCAL__N_THREADS", "1")
     return REAL
+
+
+@pytest.fixture
+def time_tool_peer(openai_peer: OpenAIServer, monkeypatch: pytest.MonkeyPatch,
+                   isolated_env: Path) -> OpenAIServer:
+    """The scripted endpoint as `peer::…`, with the built-in `current_time` tool enabled."""
+    for name, value in openai_peer.env("peer").items():
+        monkeypatch.setenv(name, value)
+    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\n')
+    return openai_peer

@@ -21,12 +21,8 @@ CALL = Reply(text="", tool_calls=(CallReply("current_time", '{"timezone": "UTC"}
 
 
 @pytest.fixture
-def peer(openai_peer: OpenAIServer, monkeypatch: pytest.MonkeyPatch,
-         isolated_env: Path) -> OpenAIServer:
-    for name, value in openai_peer.env("peer").items():
-        monkeypatch.setenv(name, value)
-    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\n')
-    return openai_peer
+def peer(time_tool_peer: OpenAIServer) -> OpenAIServer:
+    return time_tool_peer
 
 
 async def _chat(keys: str) -> str:

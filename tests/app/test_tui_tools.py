@@ -4,25 +4,19 @@ scripted endpoint, which calls tools on demand."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from app.tui.screens.dialogs import ToolApproval
 from tests.app.tui_support import chat, make_app, type_text, wait_until
 from tests.support.openai_server import CallReply, OpenAIServer, Reply
-from tests.support.profiles import open_store, write_config
+from tests.support.profiles import open_store
 
 CALL = Reply(text="", tool_calls=(CallReply("current_time", '{"timezone": "UTC"}'),))
 
 
 @pytest.fixture
-def peer(openai_peer: OpenAIServer, monkeypatch: pytest.MonkeyPatch,
-         isolated_env: Path) -> OpenAIServer:
-    for name, value in openai_peer.env("peer").items():
-        monkeypatch.setenv(name, value)
-    write_config(isolated_env, '[tools]\nenabled = ["current_time"]\n')
-    return openai_peer
+def peer(time_tool_peer: OpenAIServer) -> OpenAIServer:
+    return time_tool_peer
 
 
 def _tool_results(peer: OpenAIServer) -> list[str]:
