@@ -18,8 +18,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,16 +27,8 @@ from app.attachments import gather  # noqa: E402 - after the path insert above
 from app.attachments.prompt import model_text  # noqa: E402
 from app.service.turns import backend_messages  # noqa: E402
 from app.settings import AttachmentSettings  # noqa: E402
+from bench.timing import timed  # noqa: E402
 from storage import AttachmentBlob, Store  # noqa: E402
-
-
-def timed(fn: Callable[[], object], reps: int) -> list[float]:
-    times = []
-    for _ in range(reps):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def shown(label: str, times: list[float], baseline: list[float] | None = None) -> str:

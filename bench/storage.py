@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import timed
 from storage import Session, Store, StoredMessage, new_id, open_profile
 from storage.ids import format_timestamp
 
@@ -128,16 +129,6 @@ def build_alternatives(store: Store, messages: int) -> str:
     store.bulk_insert([], rows)
     return session.id
 
-
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Run fn once to warm up, then repeat times; return the durations in seconds."""
-    fn()
-    durations = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        durations.append(time.perf_counter() - began)
-    return durations
 
 
 def p90(values: list[float]) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.timing import timed
 from storage import Session, Store, StoredMessage, new_id
 from storage.vectors import ChunkVector
 
@@ -26,12 +27,7 @@ LABELLED = Path(__file__).resolve().parent.parent / "tests" / "data" / "search_l
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    fn()
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
+    times = timed(fn, repeat)
     return statistics.median(times) * 1e3, max(times) * 1e3
 
 

@@ -18,12 +18,12 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import timed  # noqa: E402
 from engine import (  # noqa: E402 - after the path insert above
     MCPClient,
     MCPServerConfig,
@@ -42,14 +42,6 @@ def sleep_for(seconds: float) -> str:
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
-
-def timed(fn: Callable[[], object], reps: int) -> list[float]:
-    out = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def main() -> None:
