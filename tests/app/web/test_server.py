@@ -47,7 +47,18 @@ async def first_frame(ws: aiohttp.ClientWebSocketResponse) -> bytes:
             if message.type == aiohttp.WSMsgType.BINARY:
                 return bytes(message.data)
             assert message.type == aiohttp.WSMsgType.TEXT, message
-    raise AssertionError(f"the websocket closed before the app drew: {ws.close_code}")
+    raise AssertionError(f"the websocket closed before the app drew: {ws.close_code}; "
+                         f"the app log ends:\n{log_tail()}")
+
+
+def log_tail(lines: int = 40) -> str:
+    """The end of the application log the tabs' app processes write (their stderr too)."""
+    from app.locations import log_file
+
+    try:
+        return "\n".join(log_file().read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(no log: {exc})"
 
 
 async def reading(ws: aiohttp.ClientWebSocketResponse, predicate: Callable[[bytes], bool],
