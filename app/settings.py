@@ -123,6 +123,18 @@ class WebSettings(BaseModel):
     @classmethod
     def _expand_home(cls, value: list[Path]) -> list[Path]:
         return [path.expanduser() for path in value]
+class TuiSettings(BaseModel):
+    """`[tui]`: the full-screen chat."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    busy_frame_s: float = Field(0.5, ge=0.0, le=5.0)
+    """While a local model decodes in the app (its threads keep half the cores or more busy),
+    the screen is drawn at most once per this many seconds, every change coalesced, so the
+    decode keeps its speed; right after a key, click or scroll it is drawn at once.
+    0: as often as Textual draws (up to 60 times a second)."""
+
+
 class AttachmentSettings(BaseModel):
     """`[attachments]`: how much `/attach` and `ask --attach` may bring into one message."""
 
@@ -227,13 +239,15 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
     """The OpenAI-compatible server (`talu-chat serve`)."""
     search: SearchSettings = Field(default_factory=lambda: SearchSettings())
+    """Search by meaning (`talu-chat search --semantic / --hybrid`)."""
     mcp: MCPSettings = Field(default_factory=lambda: MCPSettings())
     tools: ToolSettings = Field(default_factory=lambda: ToolSettings())
     web: WebSettings = Field(default_factory=lambda: WebSettings())
     """The browser face (`talu-chat web`)."""
     attachments: AttachmentSettings = Field(default_factory=lambda: AttachmentSettings())
     """Bounds of the files attached to a message (`/attach`, `ask --attach`)."""
-    """Search by meaning (`talu-chat search --semantic / --hybrid`)."""
+    tui: TuiSettings = Field(default_factory=lambda: TuiSettings())
+    """The full-screen chat."""
 
     @field_validator("data_dir", mode="before")
     @classmethod

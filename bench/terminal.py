@@ -59,9 +59,11 @@ def isolated_env(root: Path) -> dict[str, str]:
     return env
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a running process has used so far (10 ms resolution)."""
-    with open(f"/proc/{pid}/stat", "rb") as handle:
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU seconds a running process (or one of its threads: `thread`, its
+    native id; the main thread's is the pid) has used so far (10 ms resolution)."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread is not None else f"/proc/{pid}/stat"
+    with open(path, "rb") as handle:
         fields = handle.read().rsplit(b")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -79,6 +81,9 @@ class Terminal:
         self._stream = pyte.ByteStream(self.screen)
         self.on_output = on_output
         """Called with the arrival time (`time.monotonic()`) after each read is emulated."""
+        self.emulate = True
+        """Feed the output to the emulator; False reads and counts it only (as cheaply as a
+        native terminal would), leaving the emulated screen behind."""
         self.written = 0
         """Bytes the process wrote to the terminal."""
         self._tail = b""
@@ -149,7 +154,8 @@ class Terminal:
         self.frames += ends
         self.frame_times.extend([arrived] * ends)
         self.written += len(data)
-        self._stream.feed(data)
+        if self.emulate:
+            self._stream.feed(data)
         if self.on_output is not None:
             self.on_output(arrived)
         return True

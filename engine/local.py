@@ -176,7 +176,7 @@ class LocalBackend(Backend):
     ) -> AsyncIterator[Chunk]:
         """As the contract's `stream`; `prefix` is the start of the answer, left open in the
         template for the model to continue (only the continuation is streamed)."""
-        from .local_raw import threaded
+        from .decode_thread import threaded
 
         projector = self.config.projector_for(model)
         if projector is not None and any(m.parts for m in messages):  # images: engine.local_vision
@@ -193,7 +193,8 @@ class LocalBackend(Backend):
     def complete(
         self, model: str, prompt: str, config: GenerationConfig
     ) -> AsyncIterator[Chunk]:
-        from .local_raw import complete_raw, threaded
+        from .decode_thread import threaded
+        from .local_raw import complete_raw
 
         return threaded(lambda cancel: complete_raw(self, Path(model), prompt, config, cancel),
                         name="talu-local-complete", what="local completion")

@@ -6,23 +6,18 @@ tokens) without the template, the history trimming or the saved conversation sta
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ContextOverflow, EngineError
+from .errors import ContextOverflow
 from .types import Chunk, FinishReason, GenerationConfig, Usage
 
 if TYPE_CHECKING:
     from .local import LocalBackend
     from .local_models import LoadedModel
 
-log = logging.getLogger(__name__)
-_END = object()
 
 
 def sampling_params(config: GenerationConfig) -> dict[str, Any]:
@@ -98,38 +93,3 @@ def complete_raw(backend: LocalBackend, path: Path, prompt: str, config: Generat
     finally:
         threads.end()
         backend.pool.release(model)
-
-
-async def threaded(produce: Callable[[threading.Event], Iterator[Chunk]], *, name: str,
-                   what: str) -> AsyncGenerator[Chunk]:
-    """The chunks `produce` makes on a thread `name` of its own; closing this stops it (the
-    event it was given is set, and it stops after its current token). `what` names the work
-    in the log when it fails unexpectedly."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    cancel = threading.Event()
-
-    def put(item: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    def work() -> None:
-        try:
-            for chunk in produce(cancel):
-                put(chunk)
-        except EngineError as exc:
-            put(exc)
-        except Exception as exc:
-            log.exception("%s failed", what)
-            put(EngineError(f"local model failed: {exc}"))
-        finally:
-            put(_END)
-
-    threading.Thread(target=work, name=name, daemon=True).start()
-    try:
-        while (item := await queue.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        cancel.set()

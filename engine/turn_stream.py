@@ -155,7 +155,9 @@ class TurnStream:
             except EngineError as exc:
                 return self._finish("error", None, exc)
         item = await self._queue.get()
-        if item is _DONE:
+        if item is _DONE or (self._cancelled and isinstance(item, Chunk) and not item.done):
+            # Pieces that were on their way when the answer was stopped are not shown.
+            await self._stop_producer()
             return self._finish("cancelled", Usage(None, self._streamed, estimated=True))
         if isinstance(item, EngineError):
             return self._finish("error", Usage(None, self._streamed, estimated=True), item)

@@ -28,6 +28,9 @@ STORAGE_DATA_NAMES = {
     "DatabaseBusyError", "ProfileNameError", "SearchQueryError",
 }
 TEXTUAL_COMPAT = "app.tui.widgets.markdown.textual_compat"
+#: Where Textual's privates may be used: the Markdown widget's compat module, and the screen's
+#: (apart, so that the chat's first frame does not load the Markdown stack).
+TEXTUAL_COMPAT_MODULES = {TEXTUAL_COMPAT, "app.tui.screen_compat"}
 SQL = re.compile(r"\b(SELECT\b.+\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b",
                  re.IGNORECASE | re.DOTALL)
 
@@ -208,7 +211,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 def test_textual_privates_only_in_the_compat_module() -> None:
     bad = []
     for name, path, tree in source_files():
-        if name == TEXTUAL_COMPAT:
+        if name in TEXTUAL_COMPAT_MODULES:
             continue
         for i in imports_of(name, path, tree):
             if i.target.startswith("textual") and any(

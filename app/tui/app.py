@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -16,6 +16,7 @@ from .. import locations
 from ..context import AppContext
 from ..sanitize import visible_controls, visible_line
 from ..service import ConversationService, profile_names
+from .frame_pacing import FramePacer
 from .palette import SessionCommands
 from .screens.chat import ChatScreen
 from .screens.profiles import ProfileSwitcher
@@ -26,6 +27,11 @@ def save_theme_setting(path: Path, theme: str) -> None:
     from ..config_file import set_config_value  # tomlkit: only when a theme is saved
 
     set_config_value(path, "theme", theme)
+
+
+#: Input that the screen shows at once, however busy a local decode keeps the cores.
+INTERACTIONS = (events.Key, events.Paste, events.MouseDown, events.MouseScrollDown,
+                events.MouseScrollUp)
 
 
 class TaluApp(App[None]):
@@ -42,6 +48,7 @@ class TaluApp(App[None]):
         self.profile = ctx.profile
         self.service = service or ctx.service()
         self._theme_ready = False
+        self.frame_pacer = FramePacer(ctx.settings.tui.busy_frame_s)
         self._theme_errors: list[str] = []
         for theme in TALU_THEMES.values():
             self.register_theme(theme)
@@ -63,9 +70,14 @@ class TaluApp(App[None]):
         super().notify(visible_controls(message), title=visible_line(title), severity=severity,
                        timeout=timeout, markup=False)
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, INTERACTIONS):
+            self.frame_pacer.interacted()  # what the person does shows at once
+        await super().on_event(event)
+
     def on_mount(self) -> None:
         self.sub_title = f"profile {self.profile}"
-        self.push_screen(ChatScreen(self.service, self.profile))
+        self.push_screen(ChatScreen(self.service, self.profile, self.frame_pacer))
         for error in self._theme_errors:
             self.notify(error, severity="error", timeout=10)
         if self.service.recovered:
@@ -114,7 +126,7 @@ class TaluApp(App[None]):
         old = self.service
         self.service, self.profile = service, name
         self.ctx.profile = name
-        await self.switch_screen(ChatScreen(service, name))
+        await self.switch_screen(ChatScreen(service, name, self.frame_pacer))
         self.sub_title = f"profile {name}"
         service.indexer.start_background()
         await asyncio.to_thread(old.close)

@@ -1,7 +1,8 @@
 """Canary: every Textual private that talu-chat uses still exists, and still means the same.
 
 When a Textual upgrade fails here, the message names what went missing; fix its one use in
-``app/tui/widgets/markdown/textual_compat.py`` before moving the Textual pin.
+``app/tui/widgets/markdown/textual_compat.py`` (or ``app/tui/screen_compat.py``) before moving
+the Textual pin.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Markdown, TextArea
 
+from app.tui import screen_compat
 from app.tui.widgets.markdown import make_parser
 from app.tui.widgets.markdown import textual_compat as compat
 
@@ -76,7 +78,7 @@ async def test_private_attributes_exist() -> None:
     async with Sampler().run_test() as pilot:
         await pilot.pause()
         app = pilot.app
-        for cls, attribute in compat.PRIVATE_ATTRIBUTES:
+        for cls, attribute in (*compat.PRIVATE_ATTRIBUTES, *screen_compat.PRIVATE_ATTRIBUTES):
             if not (hasattr(cls, attribute) or hasattr(sample_of(app, cls), attribute)):
                 missing.append(f"{cls.__module__}.{cls.__qualname__}.{attribute}")
     assert not missing, (

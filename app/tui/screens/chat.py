@@ -32,6 +32,8 @@ from ...service import ConversationService, TurnRun
 from ..alternatives import AlternativeActions
 from ..attachments import ChatAttachments
 from ..compare import ComparePresenter
+from ..frame_pacing import FramePacer
+from ..screen_compat import pace_screen_updates
 from ..sessions import SessionActions
 from ..slash_commands import SlashCommands
 from ..tools import ChatTools
@@ -82,8 +84,11 @@ class ChatScreen(SessionActions, SlashCommands, AlternativeActions, Screen[None]
                 tooltip="Stop the streaming answer (what arrived is kept)"),
     ]
 
-    def __init__(self, service: ConversationService, profile: str) -> None:
+    def __init__(self, service: ConversationService, profile: str,
+                 pacer: FramePacer | None = None) -> None:
         super().__init__()
+        self.pacer = pacer or FramePacer()
+        pace_screen_updates(self, self.pacer.wait, self.pacer.drew)
         self.service = service
         self.profile = profile
         self.session_id: str | None = None

@@ -1,0 +1,124 @@
+"""A local decode on a thread of its own, its chunks handed to the event loop a few at a time.
+
+llama.cpp decodes on as many threads as there are free cores (`engine.threads`), so every
+time the event loop's thread wakes up it preempts one of them, and the whole team waits at its
+next barrier. Waking the loop for every token (140 times a second for the bundled model) cost
+a chat in the full-screen TUI ~15% of its decode rate beside `ask`. So text chunks are handed
+over at most every `HANDOVER_S`: the first at once (time to first token is not delayed), the
+rest in batches; the end of a turn, errors and notices at once. A held chunk waits at most
+`HANDOVER_S` plus one token's time, shorter than the screen's own frame interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Iterator
+from typing import Any, Final
+
+from .errors import EngineError
+from .types import Chunk
+
+log = logging.getLogger(__name__)
+
+HANDOVER_S: Final = 0.04
+"""Longest time a text chunk is held before the event loop is woken for it."""
+_END: Final = object()
+_running = 0
+_running_lock = threading.Lock()
+
+
+def local_decodes() -> int:
+    """How many local decodes run in this process now (the screen paces itself beside them)."""
+    return _running
+
+
+def _count(step: int) -> None:
+    global _running
+    with _running_lock:
+        _running += step
+
+
+class Handover:
+    """Items from one producer thread to the event loop; the loop is woken at most every
+    `every` seconds for items that are not `urgent`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, every: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._loop = loop
+        self._every = every
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._items: list[Any] = []
+        self._woken = False  # a wake-up is on its way to the loop
+        self._last = -float("inf")
+        self._ready = asyncio.Event()
+
+    def put(self, item: Any, *, urgent: bool) -> None:
+        """Add `item` (from the producer thread); wake the loop if it is `urgent` or the last
+        wake-up is `every` seconds old."""
+        with self._lock:
+            self._items.append(item)
+            if self._woken:
+                return
+            now = self._clock()
+            if not urgent and now - self._last < self._every:
+                return  # the next put (or the end) wakes the loop for it
+            self._woken = True
+            self._last = now
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
+            self._loop.call_soon_threadsafe(self._ready.set)
+
+    async def take(self) -> list[Any]:
+        """The items handed over since the last call, waiting until there are some."""
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            with self._lock:
+                items, self._items = self._items, []
+                self._woken = False
+            if items:
+                return items
+
+
+def _urgent(item: Any) -> bool:
+    """Whether the loop must see `item` at once: anything but a chunk in mid-answer."""
+    return not isinstance(item, Chunk) or item.done or item.notice is not None
+
+
+async def threaded(produce: Callable[[threading.Event], Iterator[Chunk]], *, name: str,
+                   what: str, every: float = HANDOVER_S) -> AsyncGenerator[Chunk]:
+    """The chunks `produce` makes on a thread `name` of its own; closing this stops it (the
+    event it was given is set, and it stops after its current token). `what` names the work
+    in the log when it fails unexpectedly."""
+    handover = Handover(asyncio.get_running_loop(), every)
+    cancel = threading.Event()
+
+    def work() -> None:
+        _count(+1)
+        try:
+            for chunk in produce(cancel):
+                handover.put(chunk, urgent=_urgent(chunk))
+        except EngineError as exc:
+            handover.put(exc, urgent=True)
+        except Exception as exc:
+            log.exception("%s failed", what)
+            handover.put(EngineError(f"local model failed: {exc}"), urgent=True)
+        finally:
+            _count(-1)
+            handover.put(_END, urgent=True)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    try:
+        while True:
+            for item in await handover.take():
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+    finally:
+        cancel.set()
