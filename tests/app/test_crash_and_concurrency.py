@@ -53,7 +53,7 @@ def _each_question_answered_after_it(messages: list[tuple[str, str, str]],
                                      asked: list[str]) -> None:
     """Every question got its own complete answer, stored after it (rows may interleave)."""
     answers = [(text, status) for role, text, status in messages if role == "assistant"]
-    assert sorted(answers) == sorted((echo(question), "complete") for question in asked)
+    assert sorted(answers) == sorted((echo(question), "complete") for question in asked), messages
     order = [text for _, text, _ in messages]
     assert all(order.index(echo(question)) > order.index(question) for question in asked)
 

@@ -124,3 +124,23 @@ async def test_the_compat_functions_still_do_their_job() -> None:
         await pilot.pause()
         assert [str(n.message) for n in compat.notifications(app)] == ["hello"]
         assert compat.message_sender(Message().set_sender(mounted)) is mounted
+
+
+def test_cached_lexers_highlight_exactly_as_pygments_own_lookup(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pygments import lexers
+    from textual import highlight as textual_highlight
+
+    compat.cache_lexers()  # done when the Markdown widget is imported; twice is harmless
+    cached = textual_highlight.get_lexer_by_name  # type: ignore[attr-defined]
+    assert getattr(cached, "talu_cached", False), "textual.highlight no longer looks lexers up"
+    code = 'def f(x):\n    return "[bold]x[/]"  # not markup\n'
+    fast = textual_highlight.highlight(code, language="python")
+    assert cached("python", stripnl=False) is cached("python", stripnl=False)  # looked up once
+    with pytest.raises(lexers.ClassNotFound):
+        cached("no-such-language")
+    unknown = textual_highlight.highlight("plain", language="no-such-language")
+    monkeypatch.setattr(textual_highlight, "get_lexer_by_name", lexers.get_lexer_by_name)
+    assert fast.spans == textual_highlight.highlight(code, language="python").spans
+    assert fast.plain == code.rstrip("\n")
+    assert unknown.plain == "plain"

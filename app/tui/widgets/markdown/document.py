@@ -21,9 +21,12 @@ from .textual_compat import (
     MarkdownTable,
     MarkdownTableCellContents,
     MarkdownTableContent,
+    cache_lexers,
     parse_blocks,
     table_cells,
 )
+
+cache_lexers()  # a fence is highlighted again at every render of a streaming answer
 
 PARSE_IN_THREAD: Final = 64_000
 """Above this many characters the (pure Python) parse runs in a thread, off the event loop."""
