@@ -4,23 +4,27 @@ pseudo-terminal (120x40), its output read as it arrives into the pyte terminal e
 Streams a ~3,000-token Markdown answer (headings, paragraphs, lists, code blocks) from the
 scripted OpenAI-compatible server (tests/support/openai_server.py) at fixed token rates into
 (a) the full-screen chat, the prompt typed into the terminal followed by Enter, and (b)
-`talu-chat ask` on the same terminal. The answer carries marker words at known pieces; the
-screen is checked after every read of the output, so a marker's lag is the time it first
-appears on the emulated screen minus the time the server sent its piece. Reported per
-condition: the app process's CPU seconds per 1,000 tokens (/proc/PID/stat, from the first
-marker on screen to the end of the answer), frames per second written to the terminal (the
-emulator announces synchronized output, so each frame ends with ESC[?2026l), and the screen's
-lag behind the feed (median and max over the markers). Then the bundled model (SmolLM2 in
-process, temperature 0, 256 tokens, the same prompt) through the TUI and through `ask`: the
-decode rate each stored with its answer, and their ratio. Medians of --reps runs (min–max),
-interleaved; the targets of issue 10 beside the figures. Each run has a profile of its own in a
-throw-away data dir; background indexing for search by meaning is off unless --index (`ask`
-does not index, and it is a cost per answer, not per token). `--variant` runs the TUI again
-with extra environment variables, interleaved, to compare a setting. Every process it starts
-is stopped, also on Ctrl+C.
+`talu-chat ask` on the same terminal. The answer carries marker words at known pieces; the screen is
+checked after every read of the output, so a marker's lag is the time it first appears on the
+emulated screen minus the time the server sent its piece. Reported per condition: the app
+process's CPU seconds per 1,000 tokens (/proc/PID/stat, from the first marker on screen to the
+end of the answer), frames per second written to the terminal (the emulator announces
+synchronized output, so each frame ends with ESC[?2026l), and the screen's lag behind the feed
+(median and max over the markers). Then the bundled model (SmolLM2 in process, temperature 0,
+256 tokens, the same prompt) through the TUI and through `ask`: the decode rate each stored
+with its answer, and their ratio (of the medians, and each run's against the `ask` run beside
+it), with the TUI's frames/s and its event loop thread's CPU per second of decode; while the
+model decodes, the TUI's output is read raw, not emulated (pyte, in pure Python, would take as
+much CPU beside the decode as the app's own frames; a native terminal takes a fraction;
+`--emulate-local` feeds it to pyte too). Medians of --reps runs (min–max), interleaved; the
+targets of issue 10 beside the figures. Each run has a profile of its own in a throw-away data
+dir; background indexing for search by meaning is off unless --index (`ask` does not index, and
+it is a cost per answer, not per token). `--variant` runs the TUI again with extra environment
+variables, interleaved, to compare a setting. Every process it starts is stopped, also on
+Ctrl+C.
 
     .venv/bin/python bench/tui_terminal.py [--reps 3] [--rates 100,300,1000] [--no-local]
-        [--only-tui] [--index] [--variant LABEL:VAR=VALUE,...]
+        [--emulate-local] [--only-tui] [--index] [--variant LABEL:VAR=VALUE,...]
 """
 
 from __future__ import annotations
