@@ -123,15 +123,18 @@ class WebSettings(BaseModel):
     @classmethod
     def _expand_home(cls, value: list[Path]) -> list[Path]:
         return [path.expanduser() for path in value]
+
+
 class TuiSettings(BaseModel):
     """`[tui]`: the full-screen chat."""
 
     model_config = ConfigDict(extra="forbid")
 
     busy_frame_s: float = Field(0.5, ge=0.0, le=5.0)
-    """While a local model decodes in the app (its threads keep half the cores or more busy),
-    the screen is drawn at most once per this many seconds, every change coalesced, so the
-    decode keeps its speed; right after a key, click or scroll it is drawn at once.
+    """While a local model decodes in the app (or its other threads keep half the cores or
+    more busy), the screen is drawn at most once per this many seconds, every change
+    coalesced, so the decode keeps its speed; right after a key, click or scroll it is drawn
+    at once.
     0: as often as Textual draws (up to 60 times a second)."""
 
 

@@ -6,7 +6,8 @@ operation of every token. Each frame the event loop draws (layout, compositor, t
 waits for it; the frame also holds the GIL the decode thread needs between two tokens. Drawing
 the answer as Textual does (up to 60 frames a second, ~10 a second in practice: the answer, its
 baked blocks, the status bar's rate, the prompt's blinking cursor, each on its own) cost the
-bundled model ~10% of its decode rate beside `talu-chat ask`.
+bundled model ~10% of its decode rate (bench/tui_terminal.py: 0.89x `talu-chat ask` drawing
+as Textual does, 0.99x with the answer not drawn during the decode, an experiment).
 
 So while a local model decodes in the process, or its other threads keep at least half the
 cores busy (local embedding), every change is coalesced into one frame per `[tui]
@@ -49,8 +50,8 @@ class FramePacer:
                  clock: Callable[[], float] = time.monotonic,
                  decoding: Callable[[], int] = local_decodes) -> None:
         self.busy_frame_s = busy_frame_s
-        """Time between two frames while other threads keep half the cores or more busy
-        (`[tui] busy_frame_s`; 0: no pacing)."""
+        """Time between two frames while a local decode runs or other threads keep half the
+        cores or more busy (`[tui] busy_frame_s`; 0: no pacing)."""
         self._meter: LoadMeter = meter or CpuMeter()
         self._decoding = decoding
         self._clock = clock
