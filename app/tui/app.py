@@ -20,6 +20,7 @@ from .frame_pacing import FramePacer
 from .palette import SessionCommands
 from .screens.chat import ChatScreen
 from .screens.profiles import ProfileSwitcher
+from .warm_up import warm_up
 
 
 def save_theme_setting(path: Path, theme: str) -> None:
@@ -32,6 +33,9 @@ def save_theme_setting(path: Path, theme: str) -> None:
 #: Input that the screen shows at once, however busy a local decode keeps the cores.
 INTERACTIONS = (events.Key, events.Paste, events.MouseDown, events.MouseScrollDown,
                 events.MouseScrollUp)
+
+#: Seconds after the first frame before the warm-up starts (the session list is read first).
+WARM_UP_AFTER_S = 0.2
 
 
 class TaluApp(App[None]):
@@ -92,8 +96,14 @@ class TaluApp(App[None]):
         # the whole screen.
         for widget in self.screen.children:
             widget.refresh()
+        # What the first answer draws (the Markdown stack, common lexers), loaded off the
+        # event loop now rather than on it beside the first decode.
+        self.set_timer(WARM_UP_AFTER_S, self._warm_up)
         # Search by meaning: index what is missing, after start-up has settled.
         self.set_timer(3.0, lambda: self.service.indexer.start_background())
+
+    def _warm_up(self) -> None:
+        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     def watch_theme(self, theme: str) -> None:
         if self._theme_ready and self.ctx.theme is None:

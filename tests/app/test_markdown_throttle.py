@@ -120,6 +120,28 @@ async def test_after_a_render_the_next_waits_for_the_interval_unless_urgent() ->
     assert renders.count == 3
 
 
+async def test_beside_paced_frames_a_render_waits_until_just_before_the_next_frame() -> None:
+    host, renders, _ = make()
+    frame_at = host.now + 0.5  # the screen draws its next frame then (FramePacer.wait)
+    throttle = RenderThrottle(host, renders, shortest=0.03, longest=0.25, share=0.25,
+                              clock=lambda: host.now,
+                              frame_wait=lambda: max(0.0, frame_at - host.now))
+    renders.throttle = throttle
+    for _ in range(20):  # deltas keep arriving
+        throttle.dirty = True
+        throttle.request(now=False)
+        await host.advance(0.04)
+        if renders.count:
+            break
+    # One render, started FRAME_LEAD before the frame, not one per interval.
+    assert renders.count == 1
+    assert host.now == pytest.approx(frame_at - RenderThrottle.FRAME_LEAD, abs=0.04)
+    throttle.dirty = True
+    throttle.request(now=True)  # urgent (the answer ended): at once, frame or not
+    await host.run_soon()
+    assert renders.count == 2
+
+
 async def test_nothing_renders_without_news_unless_forced() -> None:
     host, renders, throttle = make()
     throttle.request(now=False)

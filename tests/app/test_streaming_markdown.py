@@ -213,11 +213,11 @@ async def test_list_and_fence_spanning_blank_lines_stay_one_block_while_streamin
             kinds = [type(child).__name__ for child in widget.document.children]
             # Never a second list, never a paragraph made of fence text.
             assert kinds.count("MarkdownBulletList") <= 1
-            assert kinds.count("MarkdownFence") <= 1
+            assert kinds.count("BlankFence") <= 1
         widget.finish()
         await settle(pilot, widget)
         kinds = [type(child).__name__ for child in widget.document.children]
-        assert kinds == ["MarkdownBulletList", "MarkdownFence", "MarkdownParagraph"]
+        assert kinds == ["MarkdownBulletList", "BlankFence", "MarkdownParagraph"]
         assert cells(screen_lines(app, widget)) == cells(reference)
 
 

@@ -139,6 +139,9 @@ def test_cached_lexers_highlight_exactly_as_pygments_own_lookup(
     assert cached("python", stripnl=False) is cached("python", stripnl=False)  # looked up once
     with pytest.raises(lexers.ClassNotFound):
         cached("no-such-language")
+    with pytest.raises(lexers.ClassNotFound):
+        cached("pyth")  # a fence's language half streamed in
+    assert type(cached("PyThOn")) is type(lexers.get_lexer_by_name("python"))  # any case
     unknown = textual_highlight.highlight("plain", language="no-such-language")
     monkeypatch.setattr(textual_highlight, "get_lexer_by_name", lexers.get_lexer_by_name)
     assert fast.spans == textual_highlight.highlight(code, language="python").spans

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from rich.style import Style
 from textual.pilot import Pilot
 
+from app.tui.app import TaluApp
 from app.tui.screens.chat import ChatScreen
 from app.tui.screens.model_picker import ModelPicker
 from app.tui.screens.search import SearchScreen
+from app.tui.widgets.chat_log import ChatLog
+from app.tui.widgets.markdown import MarkdownDocument, StreamingMarkdown
+from app.tui.widgets.markdown.document import BlankFence
+from app.tui.widgets.markdown.textual_compat import screen_strips
 from tests.app.tui_support import make_app, session_tree, wait_until
 from tests.support.profiles import open_store
 from themes import TALU_THEMES
@@ -109,3 +115,39 @@ def test_export(snap_compare, theme: str) -> None:
         await pilot.pause()
 
     assert snap_compare(seeded_app(theme), terminal_size=SIZE, run_before=export)
+
+
+async def drawn_cells(app: TaluApp) -> list[list[tuple[object, ...]]]:
+    """Every cell of the settled main screen as the person sees it: the character, its
+    background, and its colour and attributes where there is a glyph to colour."""
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await settle(pilot)
+        rows = []
+        for strip in screen_strips(screen):
+            row: list[tuple[object, ...]] = []
+            for segment in strip:
+                style = segment.style or Style()
+                for char in segment.text:
+                    ink = (style.color, style.bold, style.italic, style.underline,
+                           style.strike) if char.strip() else ()
+                    row.append((char, style.bgcolor, style.reverse, *ink))
+            rows.append(row)
+        return rows
+
+
+#: Widgets drawn as blank lines (`BLANK = True`: nothing of their own to draw) instead of
+#: through Textual's per-line style cache, to make a streaming frame cheaper.
+BLANK_WIDGETS = (ChatLog, StreamingMarkdown, MarkdownDocument, BlankFence)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+async def test_blank_widgets_draw_the_screen_cell_for_cell_as_textual_would(
+        theme: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert all(widget.BLANK for widget in BLANK_WIDGETS)
+    blank = await drawn_cells(seeded_app(theme))
+    for widget in BLANK_WIDGETS:
+        monkeypatch.setattr(widget, "BLANK", False)
+    drawn = await drawn_cells(make_app(theme=theme))  # the same profile, opened again
+    assert sum(len(row) for row in drawn) == SIZE[0] * SIZE[1]
+    assert any(char == "d" for row in drawn for char, *_ in row)  # the answer is on screen
+    assert blank == drawn

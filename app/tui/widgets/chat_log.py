@@ -20,6 +20,11 @@ class ChatLog(VerticalScroll):
     """Message views of the current session. Stays at the bottom while an answer streams,
     unless the person scrolled up; asks for older messages when scrolled to the top."""
 
+    BLANK = True
+    """Nothing of its own to draw (its scrollbar is a widget): drawn as blank lines, not
+    through Textual's per-line style cache, which a growing answer empties every frame (see
+    `MarkdownDocument.BLANK`)."""
+
     class NeedOlder(Message):
         """Scrolled to the top and older messages exist before `before_position`."""
 

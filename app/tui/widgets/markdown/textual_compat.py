@@ -164,7 +164,9 @@ def cache_lexers() -> None:
     answer) calls Pygments' ``get_lexer_by_name``, which searches every lexer module and plug-in
     for the name and makes a new lexer each time: ~3.5 ms a fence on the event loop beside a
     local decode. Pygments lexers keep no state between ``get_tokens`` calls, so one per
-    (name, options) serves every fence; an unknown name is remembered as unknown.
+    (name, options) serves every fence. A name no lexer has (a fence's language while it
+    streams in: ``pyth``, ``pytho``…) is answered from the set of every lexer's aliases, read
+    once: Pygments would scan the installed plug-ins again for each (~13 ms).
     """
     module: Any = textual_highlight  # its names come from Pygments: untyped
     not_found: type[Exception] = module.ClassNotFound
@@ -172,11 +174,21 @@ def cache_lexers() -> None:
         return
     lookup = module.get_lexer_by_name
     found: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+    aliases: set[str] = set()
+
+    def known(name: str) -> bool:
+        if not aliases:
+            from pygments.lexers import get_all_lexers  # type: ignore[import-untyped]
+
+            aliases.update(alias.lower() for _, names, _, _ in get_all_lexers() for alias in names)
+        return name.lower() in aliases
 
     def get_lexer_by_name(name: str, **options: Any) -> Any:
         key = (name, tuple(sorted(options.items())))
         if key not in found:
             try:
+                if not known(name):
+                    raise not_found(f"no lexer for alias {name!r} found")
                 found[key] = lookup(name, **options)
             except not_found as error:
                 found[key] = error

@@ -61,8 +61,14 @@ class RenderThrottle:
     follows the event loop's whole load while it streams (the screen updates after a render —
     layout, compositor, terminal output — cost more than the render): it stretches while the
     loop takes more than `share` of a core, less the part the process's other threads (a local
-    decode) take, and shrinks back when it takes less.
+    decode) take, and shrinks back when it takes less. With `frame_wait` (seconds until the
+    screen draws its next frame, 0 when it draws at once: `FramePacer.wait`), a render that
+    is not urgent waits until just before that frame: beside a local decode the screen draws
+    one frame per `[tui] busy_frame_s`, and renders in between would be drawn by none.
     """
+
+    FRAME_LEAD: float = 0.05
+    """Seconds before a paced frame that the render for it starts."""
 
     def __init__(
         self,
@@ -74,6 +80,7 @@ class RenderThrottle:
         share: float,
         clock: Callable[[], float] = time.perf_counter,
         meter: CpuMeter | None = None,
+        frame_wait: Callable[[], float] | None = None,
     ) -> None:
         self.dirty = False
         """There is new text to render."""
@@ -86,6 +93,7 @@ class RenderThrottle:
         self._share = share
         self._clock = clock
         self._meter = meter
+        self._frame_wait = frame_wait
         self._urgent = False
         self._busy = False
         self._timer: Stoppable | None = None
@@ -115,6 +123,8 @@ class RenderThrottle:
             self._call_soon()
         elif self._timer is None and not self._queued and (self.dirty or force):
             wait = self._last_render + self.interval - self._clock()
+            if self._frame_wait is not None:
+                wait = max(wait, self._frame_wait() - self.FRAME_LEAD)
             if wait <= 0:
                 self._call_soon()
             else:

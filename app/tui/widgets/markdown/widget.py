@@ -22,9 +22,11 @@ from typing import ClassVar
 
 from markdown_it.token import Token
 from textual.app import ComposeResult
+from textual.dom import NoScreen
 from textual.events import Resize
 from textual.widget import MountError, Widget
 
+from ...frame_pacing import FramePacer
 from .baker import Baker
 from .document import DocumentHooks, MarkdownDocument, parse
 from .freeze import Lines, cut_after, final_blocks, top_level_blocks
@@ -36,6 +38,9 @@ from .throttle import CpuMeter, RenderThrottle
 
 class StreamingMarkdown(Widget):
     """Markdown that can grow by small deltas cheaply; also shows complete texts."""
+
+    BLANK = True
+    """Nothing of its own to draw (see `MarkdownDocument.BLANK`)."""
 
     DEFAULT_CSS = """
     StreamingMarkdown {
@@ -86,6 +91,7 @@ class StreamingMarkdown(Widget):
         self._throttle = RenderThrottle(
             self, self._update, shortest=self.MIN_INTERVAL, longest=self.MAX_INTERVAL,
             share=self.RENDER_SHARE, meter=CpuMeter() if self.ADAPTIVE else None,
+            frame_wait=self._frame_wait,
         )
         self._baker = Baker(
             self._document, parse=self._parse, request=self._request_bake, enabled=self.BAKE
@@ -97,6 +103,14 @@ class StreamingMarkdown(Widget):
 
     def on_mount(self) -> None:
         self._throttle.start()
+
+    def _frame_wait(self) -> float:
+        """Seconds until the screen draws its next frame (0: at once, or frames not paced)."""
+        try:
+            pacer = getattr(self.screen, "pacer", None)
+        except NoScreen:
+            return 0.0
+        return pacer.wait() if isinstance(pacer, FramePacer) else 0.0
 
     def on_unmount(self) -> None:
         self._throttle.release()
