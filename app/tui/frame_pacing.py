@@ -12,7 +12,8 @@ as Textual does, 0.99x with the answer not drawn during the decode, an experimen
 So while a local model decodes in the process, or its other threads keep at least half the
 cores busy (local embedding), every change is coalesced into one frame per `[tui]
 busy_frame_s` (0.5 s); right after the person types, clicks or scrolls, frames come at once
-again so that what they do shows without delay.
+again so that what they do shows without delay. The answer's Markdown renders follow these
+frames: each waits until just before the next one (`RenderThrottle`'s `frame_wait`).
 bench/tui_terminal.py measures the decode rate beside `ask` and the frames per second.
 """
 
