@@ -7,7 +7,7 @@ waits for it; the frame also holds the GIL the decode thread needs between two t
 the answer as Textual does (up to 60 frames a second, ~10 a second in practice: the answer, its
 baked blocks, the status bar's rate, the prompt's blinking cursor, each on its own) cost the
 bundled model ~10% of its decode rate (bench/tui_terminal.py: 0.89x `talu-chat ask` drawing
-as Textual does, 0.99x with the answer not drawn during the decode, an experiment).
+as Textual does, 0.96-0.99x with the answer not drawn during the decode, an experiment).
 
 So while a local model decodes in the process, or its other threads keep at least half the
 cores busy (local embedding), every change is coalesced into one frame per `[tui]
