@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
+from app.tui.screens.chat import ChatScreen
 from app.tui.widgets.markdown import StreamingMarkdown
 from app.tui.widgets.markdown import widget as widget_module
 from app.tui.widgets.status_bar import StatusBar
@@ -105,3 +106,41 @@ async def test_the_status_bar_repaints_a_few_times_a_second_not_per_token(
 async def _settled(pilot: Pilot[None]) -> None:
     for _ in range(3):
         await pilot.pause()
+
+
+async def test_each_render_of_a_growing_answer_lays_the_chat_out_once(
+        scripted, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Paragraphs and lists that wrap at the screen's width: nearly every render makes the answer
+    # taller, which is when Textual used to lay the whole screen out a second time.
+    answer = "".join(
+        f"Part {n}: " + " ".join(f"word{n}x{i}" for i in range(40)) + "\n\n"
+        + "".join(f"- item {n}.{i} " + "tail " * 8 + "\n" for i in range(3)) + "\n"
+        for n in range(12)
+    )
+    ref = scripted.use("long", chunks=tokens(answer), delay_s=0.002)
+    layouts = renders = 0
+    refresh_layout = ChatScreen._refresh_layout
+    update = StreamingMarkdown._update
+
+    def counted_layout(self: ChatScreen, *args: object, **kwargs: object) -> None:
+        nonlocal layouts
+        if renders:  # from the answer's first render on
+            layouts += 1
+        refresh_layout(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def counted_render(self: StreamingMarkdown) -> float | None:
+        nonlocal renders
+        renders += 1
+        return await update(self)
+
+    monkeypatch.setattr(ChatScreen, "_refresh_layout", counted_layout)
+    monkeypatch.setattr(StreamingMarkdown, "_update", counted_render)
+    app = make_app(default_model=ref)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "Write at length.")
+        await _settled(pilot)
+        view = chat(pilot).log_view.views()[-1]
+    assert view.text == answer
+    assert renders >= 8  # the answer grew over many renders...
+    # ...each laid out once (the answer's end adds its metrics line: a few more).
+    assert layouts <= renders + 4, (layouts, renders)

@@ -118,8 +118,20 @@ PRIVATE_ATTRIBUTES: Final[tuple[tuple[type[object], str], ...]] = (
 
 
 def parse_blocks(document: Markdown, tokens: Iterable[Token]) -> list[MarkdownBlock]:
-    """The block widgets `document` builds for `tokens` (not mounted)."""
-    return list(document._parse_markdown(tokens))
+    """The block widgets `document` builds for `tokens` (not mounted, no layout pending).
+
+    Textual's blocks set their text as they are built, which marks each one for a layout; a
+    widget not yet mounted posts that request once it is, after the screen has already laid it
+    out with the mount: a second layout of the whole screen, a frame later, with nothing moved.
+    The blocks are built for mounting, so the mark is cleared.
+    """
+    blocks = list(document._parse_markdown(tokens))
+    pending = list(blocks)
+    while pending:
+        block = pending.pop()
+        block._layout_required = False
+        pending.extend(block._blocks)
+    return blocks
 
 
 def block_content(block: MarkdownBlock) -> Content:
