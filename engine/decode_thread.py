@@ -1,17 +1,16 @@
-"""A local decode on a thread of its own, its chunks handed to the event loop a few at a time.
+"""A decode on a thread of its own, its chunks handed to the event loop a few at a time: a
+local model's, and an endpoint's answer read from the server (`engine.openai_backend`).
 
 llama.cpp decodes on as many threads as there are free cores (`engine.threads`), so every
 time the event loop's thread wakes up it may preempt one of them, and the whole team waits at
 its next barrier. Text chunks are therefore handed over at most every `HANDOVER_S` rather than
 one wake-up per token (140 a second for the bundled model): the first at once (time to first
 token is not delayed), the rest in batches; the end of a turn, errors and notices at once. A
-held chunk waits at most `HANDOVER_S` plus one token's time, shorter than the screen's own
-frame interval. Measured in the full-screen TUI (a 256-token answer): the event loop's
-wake-ups 295 -> 98 and the decode thread's preemptions 386 -> 136; on its own no change in
-the decode rate beyond the run-to-run noise (the screen's frames were the cost, see
-`app/tui/frame_pacing.py`).
+held chunk waits at most `HANDOVER_S`, shorter than the screen's own frame interval.
+Measured in the full-screen TUI (a 256-token answer): the event loop's wake-ups 295 -> 98 and
+the decode thread's preemptions 386 -> 136; on its own no change in the decode rate beyond
+the run-to-run noise (the screen's frames were the cost, see `app/tui/frame_pacing.py`).
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -59,6 +58,7 @@ class Handover:
         self._woken = False  # a wake-up is on its way to the loop
         self._last = -float("inf")
         self._ready = asyncio.Event()
+        self._flowing = False  # items have come: `take` looks again every `every` seconds
 
     def put(self, item: Any, *, urgent: bool) -> None:
         """Add `item` (from the producer thread); wake the loop if it is `urgent` or the last
@@ -76,14 +76,27 @@ class Handover:
             self._loop.call_soon_threadsafe(self._ready.set)
 
     async def take(self) -> list[Any]:
-        """The items handed over since the last call, waiting until there are some."""
+        """The items handed over since the last call, waiting until there are some.
+
+        Once items have come, it looks again at least every `every` seconds, so that nothing
+        is held longer than that when the producer goes quiet after a burst (an endpoint that
+        stalls mid-answer); the producer then needs no wake-up of its own while items flow.
+        """
         while True:
-            await self._ready.wait()
+            if self._flowing:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._every):
+                        await self._ready.wait()
+            else:
+                await self._ready.wait()
             self._ready.clear()
             with self._lock:
                 items, self._items = self._items, []
                 self._woken = False
+                if items:
+                    self._last = self._clock()
             if items:
+                self._flowing = True
                 return items
 
 
@@ -93,15 +106,19 @@ def _urgent(item: Any) -> bool:
 
 
 async def threaded(produce: Callable[[threading.Event], Iterator[Chunk]], *, name: str,
-                   what: str, every: float = HANDOVER_S) -> AsyncGenerator[Chunk]:
+                   what: str, every: float = HANDOVER_S, local: bool = True,
+                   interrupt: Callable[[], None] | None = None) -> AsyncGenerator[Chunk]:
     """The chunks `produce` makes on a thread `name` of its own; closing this stops it (the
-    event it was given is set, and it stops after its current token). `what` names the work
-    in the log when it fails unexpectedly."""
+    event it was given is set, and it stops after its current token; `interrupt`, when given,
+    is called then too, to wake a thread blocked in I/O). `what` names the work in the log
+    when it fails unexpectedly. A `local` decode is counted in `local_decodes` while it runs
+    (the screen paces itself beside it); a stream read from a server is not."""
     handover = Handover(asyncio.get_running_loop(), every)
     cancel = threading.Event()
+    step = 1 if local else 0
 
     def work() -> None:
-        _count(+1)
+        _count(+step)
         try:
             for chunk in produce(cancel):
                 handover.put(chunk, urgent=_urgent(chunk))
@@ -109,19 +126,24 @@ async def threaded(produce: Callable[[threading.Event], Iterator[Chunk]], *, nam
             handover.put(exc, urgent=True)
         except Exception as exc:
             log.exception("%s failed", what)
-            handover.put(EngineError(f"local model failed: {exc}"), urgent=True)
+            handover.put(EngineError(f"{what} failed: {exc}"), urgent=True)
         finally:
-            _count(-1)
+            _count(-step)
             handover.put(_END, urgent=True)
 
     threading.Thread(target=work, name=name, daemon=True).start()
+    ended = False
     try:
         while True:
             for item in await handover.take():
                 if item is _END:
+                    ended = True
                     return
                 if isinstance(item, BaseException):
+                    ended = True
                     raise item
                 yield item
     finally:
         cancel.set()
+        if interrupt is not None and not ended:
+            interrupt()

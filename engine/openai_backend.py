@@ -1,14 +1,25 @@
 """The OpenAI-compatible backend (OpenAI, Ollama, vLLM, llama.cpp server, LM Studio…).
 
-Uses the official async SDK. Every failure becomes a typed `EngineError` with a one-line
-message; a stream that ends without a finish reason is reported as interrupted.
+Uses the official SDK. Every failure becomes a typed `EngineError` with a one-line message; a
+stream that ends without a finish reason is reported as interrupted.
+
+Answers are read on a thread of their own, through the SDK's blocking client, and handed to the
+event loop a few pieces at a time (`engine.decode_thread.threaded`, every `HANDOVER_S`). Read
+on the loop through the async client (httpx, httpcore and anyio: an await chain for every piece
+the server sends), 1,000 pieces at 300 a second cost the process 0.42 s of CPU, all of it on
+the event loop; on a thread 0.26 s, 0.04 s of it on the loop (bench/stream_read.py, medians of
+3). The TUI's loop keeps that time for its frames, and `ask`, `serve` and `web` spend less.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
-from collections.abc import AsyncIterator, Sequence
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import httpx2 as httpx  # the transport of openai>=3
@@ -117,6 +128,11 @@ def _field(value: object, name: str) -> object:
 
 _TOOL_WORDS = ("tool", "function")
 
+HANDOVER_S = 0.02
+"""Longest time a streamed piece waits on the reading thread before the event loop is woken
+for it (bench/stream_read.py at 300 pieces a second: pieces reach the loop 0.01 s late in the
+median, 0.02 s at most; the loop's CPU per 1,000 pieces 0.38 s read on the loop, ~0.04 s)."""
+
 
 def _tool_choice_param(choice: str) -> Any:
     if choice in ("auto", "none", "required"):
@@ -140,6 +156,8 @@ class OpenAIBackend(Backend):
         self.endpoint = endpoint
         self.config = config or EndpointConfig()
         self._client: AsyncOpenAI | None = None
+        self._blocking: openai.OpenAI | None = None
+        self._clients_lock = threading.Lock()
         self.redact = Redactor(endpoint_secrets(self.config))
 
     @property
@@ -151,25 +169,40 @@ class OpenAIBackend(Backend):
         return self.config.base_url is None or "api.openai.com" in self.config.base_url
 
     def client(self) -> AsyncOpenAI:
-        """The SDK client, created on first use."""
+        """The SDK's async client (models, embeddings), created on first use."""
+        with self._clients_lock:
+            if self._client is None:
+                self._client = AsyncOpenAI(**self._client_options())
+            return self._client
+
+    async def _loop_client(self) -> AsyncOpenAI:
+        """`client()`, created off the event loop: the SDK loads the system's certificates
+        (30-70 ms here), which would stall the screen that asked."""
         if self._client is None:
-            key = self.config.api_key.get_secret_value() if self.config.api_key else None
-            if key is None:
-                if self.is_openai_proper:
-                    section = self.endpoint
-                    if section != "openai":
-                        section = f"endpoints.{section}"
-                    raise AuthError(f"no API key for {self.endpoint}:: set OPENAI_API_KEY or "
-                                    f"api_key in the [{section}] settings")
-                key = "no-key"  # local servers accept any key unless they were given one
-            self._client = AsyncOpenAI(
-                api_key=key,
-                base_url=self.config.base_url,
-                organization=self.config.organization,
-                timeout=self.config.timeout,
-                max_retries=self.config.max_retries,
-            )
+            return await asyncio.to_thread(self.client)
         return self._client
+
+    def blocking_client(self) -> openai.OpenAI:
+        """The SDK's blocking client, for the answers read on threads of their own (created
+        on first use, from any thread)."""
+        with self._clients_lock:
+            if self._blocking is None:
+                self._blocking = openai.OpenAI(**self._client_options())
+            return self._blocking
+
+    def _client_options(self) -> dict[str, Any]:
+        key = self.config.api_key.get_secret_value() if self.config.api_key else None
+        if key is None:
+            if self.is_openai_proper:
+                section = self.endpoint
+                if section != "openai":
+                    section = f"endpoints.{section}"
+                raise AuthError(f"no API key for {self.endpoint}:: set OPENAI_API_KEY or "
+                                f"api_key in the [{section}] settings")
+            key = "no-key"  # local servers accept any key unless they were given one
+        return {"api_key": key, "base_url": self.config.base_url,
+                "organization": self.config.organization, "timeout": self.config.timeout,
+                "max_retries": self.config.max_retries}
 
     def map_error(self, exc: BaseException, model: str | None = None) -> EngineError:
         """Translate an SDK or transport exception into a typed engine error, its message
@@ -210,19 +243,6 @@ class OpenAIBackend(Backend):
             return StreamInterrupted(f"{where} cut the answer off: {_root_cause(exc)}")
         return ServerError(f"{where}: {_first_line(exc)}")
 
-    async def _event_stream(self, path: str, body: dict[str, Any]) -> Any:
-        """POST a streaming request; its events are the JSON values the server sent.
-
-        The SDK's ``create()`` builds a model object for every streamed event; the events are
-        checked field by field below anyway (a server's reply is untrusted), so they stay plain
-        JSON. `talu-chat ask` on a 3,183-token answer at 1,000 tok/s: 0.385 → 0.253 s of CPU
-        per 1,000 tokens (medians of 6). The SDK still reads the stream (SSE), its errors and
-        its status codes.
-        """
-        extra = body.pop("extra_body", None) or {}
-        return await self.client().post(path, cast_to=object, body={**body, **extra},
-                                        stream=True, stream_cls=openai.AsyncStream[object])
-
     def _params(self, config: GenerationConfig) -> dict[str, Any]:
         params: dict[str, Any] = {}
         for key in ("temperature", "top_p", "max_tokens", "seed", "frequency_penalty",
@@ -252,59 +272,71 @@ class OpenAIBackend(Backend):
                 f"{self.redact(_status_message(exc))})")
         return None
 
-    async def stream(
+    def stream(
         self, model: str, messages: Sequence[Message], config: GenerationConfig,
         *, tools: Sequence[Tool] = (), tool_choice: str = "auto",
     ) -> AsyncIterator[Chunk]:
-        params = self._params(config)
-        if tools:
-            params["tools"] = [t.as_openai() for t in tools]
-            params["tool_choice"] = _tool_choice_param(tool_choice)
-        try:
-            response = await self._event_stream("/chat/completions", {
-                "model": model,
-                "messages": [_message_param(m) for m in messages],
-                "stream": True,
-                "stream_options": {"include_usage": True},
-                **params,
-            })
-        except Exception as exc:
-            raise (self._tools_error(exc) if tools else None) or self.map_error(exc, model) \
-                from exc
+        """The answer, read on a thread of its own; closing the iterator stops the request."""
+        def body() -> dict[str, Any]:
+            params = self._params(config)
+            if tools:
+                params["tools"] = [t.as_openai() for t in tools]
+                params["tool_choice"] = _tool_choice_param(tool_choice)
+            return {"model": model, "messages": [_message_param(m) for m in messages],
+                    "stream": True, "stream_options": {"include_usage": True}, **params}
+
+        events = _Events(self, "/chat/completions", body)
+        return self._threaded(events, lambda cancel: self._chat_chunks(
+            events, cancel, model, messages, tools, tool_choice))
+
+    def complete(
+        self, model: str, prompt: str, config: GenerationConfig
+    ) -> AsyncIterator[Chunk]:
+        """The continuation of a raw `prompt`, read on a thread of its own."""
+        events = _Events(self, "/completions", lambda: {
+            "model": model, "prompt": prompt, "stream": True,
+            "stream_options": {"include_usage": True}, **self._params(config)})
+        return self._threaded(events, lambda cancel: self._completion_chunks(
+            events, cancel, model, prompt))
+
+    def _threaded(self, events: _Events,
+                  produce: Callable[[threading.Event], Iterator[Chunk]]) -> AsyncIterator[Chunk]:
+        from .decode_thread import threaded
+
+        return threaded(produce, name="talu-endpoint-stream", what=f"the stream of {self.label}",
+                        every=HANDOVER_S, local=False, interrupt=events.interrupt)
+
+    def _chat_chunks(
+        self, events: _Events, cancel: threading.Event, model: str,
+        messages: Sequence[Message], tools: Sequence[Tool], tool_choice: str,
+    ) -> Iterator[Chunk]:
+        events.open(model, tools=bool(tools))
         finish: FinishReason | None = None
         usage: Usage | None = None
         counted = 0
         calls = ToolCallAssembler()
-        try:
-            async for event in response:
-                usage, choices = self._event_parts(event, usage)
-                for choice in choices:
-                    delta = _field(choice, "delta")
-                    text = _field(delta, "content") if delta is not None else None
-                    if text is not None and not isinstance(text, str):
-                        raise MalformedResponse(f"{self.label} sent an answer piece that is not "
-                                                f"text ({type(text).__name__})")
-                    if text:
-                        counted += 1
-                        yield Chunk(text=text)
-                    pieces = _field(delta, "tool_calls") if delta is not None else None
-                    if pieces:
-                        if not isinstance(pieces, list):
-                            raise MalformedResponse(f"{self.label} sent tool calls that are "
-                                                    "not a list")
-                        counted += 1
-                        yield Chunk(tool_call_deltas=tuple(
-                            calls.add(_field(p, "index"), _field(p, "id"),
-                                      _field(_field(p, "function"), "name"),
-                                      _field(_field(p, "function"), "arguments"))
-                            for p in pieces))
-                    finish = _finish_reason(choice) or finish
-        except (GeneratorExit, EngineError):
-            raise
-        except Exception as exc:
-            raise self.map_error(exc, model) from exc
-        finally:
-            await response.close()
+        for event in events.read(cancel, model):
+            usage, choices = self._event_parts(event, usage)
+            for choice in choices:
+                delta = _field(choice, "delta")
+                text = self._text(_field(delta, "content"), "an answer piece")
+                if text:
+                    counted += 1
+                    yield Chunk(text=text)
+                pieces = _field(delta, "tool_calls") if delta is not None else None
+                if pieces:
+                    if not isinstance(pieces, list):
+                        raise MalformedResponse(f"{self.label} sent tool calls that are "
+                                                "not a list")
+                    counted += 1
+                    yield Chunk(tool_call_deltas=tuple(
+                        calls.add(_field(p, "index"), _field(p, "id"),
+                                  _field(_field(p, "function"), "name"),
+                                  _field(_field(p, "function"), "arguments"))
+                        for p in pieces))
+                finish = _finish_reason(choice) or finish
+        if cancel.is_set():
+            return
         finish = self._finished(finish)
         if usage is None:  # the server sent none: count the streamed pieces instead
             usage = Usage(estimate_tokens(messages), counted, estimated=True)
@@ -317,37 +349,22 @@ class OpenAIBackend(Backend):
                                    f"for (tool_choice {tool_choice}); it may not support tools")
         yield Chunk(done=True, finish_reason=finish, usage=usage)
 
-    async def complete(
-        self, model: str, prompt: str, config: GenerationConfig
-    ) -> AsyncIterator[Chunk]:
-        try:
-            response = await self._event_stream("/completions", {
-                "model": model, "prompt": prompt, "stream": True,
-                "stream_options": {"include_usage": True}, **self._params(config),
-            })
-        except Exception as exc:
-            raise self.map_error(exc, model) from exc
+    def _completion_chunks(self, events: _Events, cancel: threading.Event, model: str,
+                           prompt: str) -> Iterator[Chunk]:
+        events.open(model)
         finish: FinishReason | None = None
         usage: Usage | None = None
         counted = 0
-        try:
-            async for event in response:
-                usage, choices = self._event_parts(event, usage)
-                for choice in choices:
-                    text = _field(choice, "text")
-                    if text is not None and not isinstance(text, str):
-                        raise MalformedResponse(f"{self.label} sent a completion piece that is "
-                                                f"not text ({type(text).__name__})")
-                    if text:
-                        counted += 1
-                        yield Chunk(text=text)
-                    finish = _finish_reason(choice) or finish
-        except (GeneratorExit, EngineError):
-            raise
-        except Exception as exc:
-            raise self.map_error(exc, model) from exc
-        finally:
-            await response.close()
+        for event in events.read(cancel, model):
+            usage, choices = self._event_parts(event, usage)
+            for choice in choices:
+                text = self._text(_field(choice, "text"), "a completion piece")
+                if text:
+                    counted += 1
+                    yield Chunk(text=text)
+                finish = _finish_reason(choice) or finish
+        if cancel.is_set():
+            return
         finish = self._finished(finish)
         if usage is None:
             usage = Usage(len(prompt) // 4 + 1, counted, estimated=True)
@@ -355,7 +372,7 @@ class OpenAIBackend(Backend):
 
     async def list_models(self) -> list[ModelInfo]:
         try:
-            page = await self.client().models.list()
+            page = await (await self._loop_client()).models.list()
             ids = [mid for m in [m async for m in page]
                    if (mid := model_id(getattr(m, "id", None))) is not None]
         except Exception as exc:
@@ -387,6 +404,15 @@ class OpenAIBackend(Backend):
         return Capabilities(streaming=True, embeddings=True, context_length=None,
                             device="remote", inputs=frozenset(inputs))
 
+    def _text(self, value: object, what: str) -> str:
+        """A streamed piece of text ("" for none); MalformedResponse when it is not text."""
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise MalformedResponse(f"{self.label} sent {what} that is not text "
+                                    f"({type(value).__name__})")
+        return value
+
     def _finished(self, finish: FinishReason | None) -> FinishReason:
         """The stream's finish reason; StreamInterrupted when it ended without one."""
         if finish is None:
@@ -406,7 +432,8 @@ class OpenAIBackend(Backend):
 
     async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
         try:
-            result = await self.client().embeddings.create(model=model, input=list(texts))
+            client = await self._loop_client()
+            result = await client.embeddings.create(model=model, input=list(texts))
         except Exception as exc:
             raise self.map_error(exc, model) from exc
         vectors = [list(item.embedding) for item in result.data]
@@ -421,6 +448,72 @@ class OpenAIBackend(Backend):
         if self._client is not None:
             await self._client.close()
             self._client = None
+        with self._clients_lock:
+            blocking, self._blocking = self._blocking, None
+        if blocking is not None:
+            blocking.close()
+
+
+class _Events:
+    """One streamed request, read on the stream's thread: its events are the JSON values the
+    server sent.
+
+    The SDK's ``create()`` builds a model object for every streamed event; the events are
+    checked field by field anyway (a server's reply is untrusted), so they stay plain JSON.
+    `talu-chat ask` on a 3,183-token answer at 1,000 tok/s: 0.385 → 0.253 s of CPU per 1,000
+    tokens (medians of 6). The SDK still reads the stream (SSE), its errors and its status
+    codes.
+    """
+
+    def __init__(self, backend: OpenAIBackend, path: str,
+                 body: Callable[[], dict[str, Any]]) -> None:
+        self._backend = backend
+        self._path = path
+        self._body = body
+        self._response: openai.Stream[object] | None = None
+
+    def open(self, model: str, *, tools: bool = False) -> None:
+        """Send the request (on the stream's thread: the body may hold encoded images);
+        failures are `EngineError`s (`ToolsUnsupported` when a server refused `tools`)."""
+        backend = self._backend
+        try:
+            body = self._body()
+            extra = body.pop("extra_body", None) or {}
+            self._response = backend.blocking_client().post(
+                self._path, cast_to=object, body={**body, **extra}, stream=True,
+                stream_cls=openai.Stream[object])
+        except Exception as exc:
+            raise (backend._tools_error(exc) if tools else None) or backend.map_error(
+                exc, model) from exc
+
+    def read(self, cancel: threading.Event, model: str) -> Iterator[object]:
+        """The events, until the server ends the stream or `cancel` is set; the response is
+        closed after them. Failures are `EngineError`s."""
+        assert self._response is not None, "open() first"
+        try:
+            for event in self._response:
+                if cancel.is_set():
+                    return
+                yield event
+        except EngineError:
+            raise
+        except Exception as exc:
+            if not cancel.is_set():  # else: `interrupt` cut the connection, as asked
+                raise self._backend.map_error(exc, model) from exc
+        finally:
+            self._response.close()
+
+    def interrupt(self) -> None:
+        """Stop a read that waits for a silent server (from any thread): the connection is
+        shut down, and the read ends at once instead of at the timeout."""
+        response = self._response
+        if response is None or response.response.is_closed:
+            return
+        network = response.response.extensions.get("network_stream")
+        sock = network.get_extra_info("socket") if network is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 def _finish_reason(choice: Any) -> FinishReason | None:

@@ -37,19 +37,30 @@ async def nothing_within(handover: Handover, seconds: float = 0.05) -> bool:
 
 async def test_the_first_chunk_wakes_the_loop_and_the_next_ones_wait_for_the_interval() -> None:
     clock = Clock()
-    handover = Handover(asyncio.get_running_loop(), every=0.04, clock=clock)
+    handover = Handover(asyncio.get_running_loop(), every=10.0, clock=clock)
     await put_from_thread(handover, "first", urgent=False)
     assert await handover.take() == ["first"]  # time to first token is not delayed
 
-    clock.now += 0.01
+    clock.now += 1.0
     await put_from_thread(handover, "second", urgent=False)
-    clock.now += 0.01
+    clock.now += 1.0
     await put_from_thread(handover, "third", urgent=False)
     assert await nothing_within(handover)  # held: the loop is not woken per token
 
-    clock.now += 0.03  # the interval since the last wake-up is over
+    clock.now += 8.5  # the interval since the last hand-over is over
     await put_from_thread(handover, "fourth", urgent=False)
     assert await handover.take() == ["second", "third", "fourth"]
+
+
+async def test_what_is_held_comes_within_the_interval_when_the_producer_goes_quiet() -> None:
+    clock = Clock()  # the producer's clock stands still: it never wakes the loop itself
+    handover = Handover(asyncio.get_running_loop(), every=0.05, clock=clock)
+    assert await nothing_within(handover, 0.15)  # nothing came yet: nothing to look for
+    await put_from_thread(handover, "first", urgent=False)
+    assert await handover.take() == ["first"]
+    await put_from_thread(handover, "held", urgent=False)
+    # A server that stalls after a burst: the held piece is not kept until its next event.
+    assert await asyncio.wait_for(handover.take(), 5.0) == ["held"]
 
 
 async def test_the_end_an_error_or_a_notice_wakes_the_loop_at_once() -> None:

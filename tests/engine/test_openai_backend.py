@@ -4,14 +4,16 @@ the faults a real server does not produce on demand."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
 
 from engine import EndpointConfig, Engine, EngineConfig, Message
+from engine.decode_thread import local_decodes
 from tests.support.llama_server import LlamaServer
-from tests.support.openai_server import OpenAIServer, openai_server
+from tests.support.openai_server import OpenAIServer, Reply, openai_server
 from tests.support.ports import free_port
 
 HELLO = [Message("user", "Say hello in three words.")]
@@ -157,6 +159,47 @@ async def test_cancel_closes_the_upstream_request(faults: OpenAIServer) -> None:
             break
         await asyncio.sleep(0.01)
     assert request.client_gone  # the HTTP request was closed, not left streaming
+
+
+async def test_stopping_an_answer_the_server_stalled_in_closes_the_request_at_once(
+        faults: OpenAIServer) -> None:
+    # The answer is read on a thread of its own, blocked in a read while the server is quiet:
+    # stopping must not leave that read (and the server's work) running until the timeout.
+    faults.enqueue(Reply(text="one two three", delay_s=60.0))
+    engine = endpoint_engine(faults.base_url, timeout=120.0)
+    stream = engine.stream("peer::m", HELLO)
+    async for chunk in stream:
+        assert chunk.text.strip() == "one"
+        break
+    await stream.aclose()
+    await engine.aclose()
+    request = faults.chat_requests[-1]
+    for _ in range(500):
+        if request.client_gone and not reading_threads():
+            break
+        await asyncio.sleep(0.01)
+    assert request.client_gone
+    assert not reading_threads()
+
+
+def reading_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "talu-endpoint-stream"]
+
+
+async def test_an_endpoint_answer_is_not_counted_as_a_local_decode(
+        faults: OpenAIServer) -> None:
+    # The screen slows its frames beside a local decode (it shares the cores); an answer
+    # read from a server takes no cores to speak of, and the screen keeps its pace.
+    faults.enqueue(Reply(text="one two three", delay_s=0.05))
+    engine = endpoint_engine(faults.base_url)
+    counts = [local_decodes()]
+    chunks = []
+    async for chunk in engine.stream("peer::m", HELLO):
+        chunks.append(chunk)
+        counts.append(local_decodes())
+    await engine.aclose()
+    assert chunks[-1].done and chunks[-1].finish_reason == "stop"
+    assert counts == [0] * len(counts)
 
 
 def test_missing_openai_key_is_a_clear_error() -> None:

@@ -5,7 +5,7 @@ never text that is not a string (hypothesis)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import given, settings
@@ -48,29 +48,34 @@ EVENT = st.one_of(
 
 
 class Events:
-    """What the SDK's stream yields: the events, then the end; `close()` is awaited."""
+    """What the SDK's blocking stream yields: the events, then the end; `close()` is called."""
 
     def __init__(self, events: list[Any]) -> None:
         self.events = events
         self.closed = False
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        for event in self.events:
-            yield event
+    def __iter__(self) -> Iterator[Any]:
+        yield from self.events
 
-    async def close(self) -> None:
+    def close(self) -> None:
         self.closed = True
+
+
+class Client:
+    """The SDK's blocking client, as far as a streamed request goes."""
+
+    def __init__(self, stream: Events) -> None:
+        self.stream = stream
+
+    def post(self, path: str, **options: Any) -> Events:
+        return self.stream
 
 
 def backend_streaming(events: list[Any]) -> tuple[OpenAIBackend, Events]:
     backend = OpenAIBackend("peer", EndpointConfig(base_url="http://127.0.0.1:9/v1",
                                                    api_key=SecretStr("k"), max_retries=0))
     stream = Events(events)
-
-    async def event_stream(path: str, body: dict[str, Any]) -> Events:
-        return stream
-
-    backend._event_stream = event_stream  # type: ignore[method-assign]
+    backend.blocking_client = lambda: Client(stream)  # type: ignore[assignment,method-assign,return-value]
     return backend, stream
 
 
