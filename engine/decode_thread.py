@@ -6,11 +6,14 @@ time the event loop's thread wakes up it may preempt one of them, and the whole 
 its next barrier. Text chunks are therefore handed over at most every `HANDOVER_S` rather than
 one wake-up per token (140 a second for the bundled model): the first at once (time to first
 token is not delayed), the rest in batches; the end of a turn, errors and notices at once. A
-held chunk waits at most `HANDOVER_S`, shorter than the screen's own frame interval.
+held chunk waits at most `HANDOVER_S` plus one token's time (a piece of an endpoint's answer,
+which may stall after a burst, at most its own interval), shorter than the screen's own frame
+interval.
 Measured in the full-screen TUI (a 256-token answer): the event loop's wake-ups 295 -> 98 and
 the decode thread's preemptions 386 -> 136; on its own no change in the decode rate beyond
 the run-to-run noise (the screen's frames were the cost, see `app/tui/frame_pacing.py`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,19 +49,26 @@ def _count(step: int) -> None:
 
 class Handover:
     """Items from one producer thread to the event loop; the loop is woken at most every
-    `every` seconds for items that are not `urgent`."""
+    `every` seconds for items that are not `urgent`.
+
+    A held item waits for the producer's next item (a local decode's next token), or with
+    `look_again`, at most `every` seconds: the loop then looks for items itself, for a
+    producer that may go quiet after a burst (an endpoint that stalls mid-answer).
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, every: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *,
+                 look_again: bool = False) -> None:
         self._loop = loop
         self._every = every
+        self._look_again = look_again
         self._clock = clock
         self._lock = threading.Lock()
         self._items: list[Any] = []
         self._woken = False  # a wake-up is on its way to the loop
         self._last = -float("inf")
         self._ready = asyncio.Event()
-        self._flowing = False  # items have come: `take` looks again every `every` seconds
+        self._flowing = False  # items have come (and `look_again`): `take` looks every `every`
 
     def put(self, item: Any, *, urgent: bool) -> None:
         """Add `item` (from the producer thread); wake the loop if it is `urgent` or the last
@@ -78,9 +88,9 @@ class Handover:
     async def take(self) -> list[Any]:
         """The items handed over since the last call, waiting until there are some.
 
-        Once items have come, it looks again at least every `every` seconds, so that nothing
-        is held longer than that when the producer goes quiet after a burst (an endpoint that
-        stalls mid-answer); the producer then needs no wake-up of its own while items flow.
+        With `look_again`, once items have come, it looks again at least every `every`
+        seconds, so that nothing is held longer than that; the producer then needs no wake-up
+        of its own while items flow.
         """
         while True:
             if self._flowing:
@@ -93,10 +103,10 @@ class Handover:
             with self._lock:
                 items, self._items = self._items, []
                 self._woken = False
-                if items:
+                if items and self._look_again:
                     self._last = self._clock()
             if items:
-                self._flowing = True
+                self._flowing = self._look_again
                 return items
 
 
@@ -113,7 +123,7 @@ async def threaded(produce: Callable[[threading.Event], Iterator[Chunk]], *, nam
     is called then too, to wake a thread blocked in I/O). `what` names the work in the log
     when it fails unexpectedly. A `local` decode is counted in `local_decodes` while it runs
     (the screen paces itself beside it); a stream read from a server is not."""
-    handover = Handover(asyncio.get_running_loop(), every)
+    handover = Handover(asyncio.get_running_loop(), every, look_again=not local)
     cancel = threading.Event()
     step = 1 if local else 0
 

@@ -6,9 +6,10 @@ stream that ends without a finish reason is reported as interrupted.
 Answers are read on a thread of their own, through the SDK's blocking client, and handed to the
 event loop a few pieces at a time (`engine.decode_thread.threaded`, every `HANDOVER_S`). Read
 on the loop through the async client (httpx, httpcore and anyio: an await chain for every piece
-the server sends), 1,000 pieces at 300 a second cost the process 0.42 s of CPU, all of it on
-the event loop; on a thread 0.26 s, 0.04 s of it on the loop (bench/stream_read.py, medians of
-3). The TUI's loop keeps that time for its frames, and `ask`, `serve` and `web` spend less.
+the server sends), 1,000 pieces at 300 a second cost the process 0.21-0.42 s of CPU (two runs
+on this varying machine), all of it on the event loop; on a thread 0.16-0.26 s, 0.03-0.04 s of
+it on the loop (bench/stream_read.py, medians of 5 and 3). The TUI's loop keeps that time for
+its frames, and `ask`, `serve` and `web` spend less.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ _TOOL_WORDS = ("tool", "function")
 HANDOVER_S = 0.02
 """Longest time a streamed piece waits on the reading thread before the event loop is woken
 for it (bench/stream_read.py at 300 pieces a second: pieces reach the loop 0.01 s late in the
-median, 0.02 s at most; the loop's CPU per 1,000 pieces 0.38 s read on the loop, ~0.04 s)."""
+median, 0.02 s at most; the loop's CPU per 1,000 pieces 0.03-0.04 s, against 0.21-0.42 s
+when the loop read them itself)."""
 
 
 def _tool_choice_param(choice: str) -> Any:

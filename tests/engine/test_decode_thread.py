@@ -54,7 +54,7 @@ async def test_the_first_chunk_wakes_the_loop_and_the_next_ones_wait_for_the_int
 
 async def test_what_is_held_comes_within_the_interval_when_the_producer_goes_quiet() -> None:
     clock = Clock()  # the producer's clock stands still: it never wakes the loop itself
-    handover = Handover(asyncio.get_running_loop(), every=0.05, clock=clock)
+    handover = Handover(asyncio.get_running_loop(), every=0.05, clock=clock, look_again=True)
     assert await nothing_within(handover, 0.15)  # nothing came yet: nothing to look for
     await put_from_thread(handover, "first", urgent=False)
     assert await handover.take() == ["first"]
