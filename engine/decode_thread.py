@@ -8,10 +8,10 @@ one wake-up per token (140 a second for the bundled model): the first at once (t
 token is not delayed), the rest in batches; the end of a turn, errors and notices at once. A
 held chunk waits at most `HANDOVER_S` plus one token's time (a piece of an endpoint's answer,
 which may stall after a burst, at most its own interval), shorter than the screen's own frame
-interval.
-Measured in the full-screen TUI (a 256-token answer): the event loop's wake-ups 295 -> 98 and
-the decode thread's preemptions 386 -> 136; on its own no change in the decode rate beyond
-the run-to-run noise (the screen's frames were the cost, see `app/tui/frame_pacing.py`).
+interval. Measured in the full-screen TUI (a 256-token answer): the event loop's wake-ups
+295 -> 98 and the decode thread's preemptions 386 -> 136; on its own no change in the decode
+rate beyond the run-to-run noise (the screen's frames were the cost, see
+`app/tui/frame_pacing.py`).
 """
 
 from __future__ import annotations
