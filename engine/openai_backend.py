@@ -301,19 +301,19 @@ class OpenAIBackend(Backend):
             return {"model": model, "messages": [_message_param(m) for m in messages],
                     "stream": True, "stream_options": {"include_usage": True}, **params}
 
-        events = _Events(self, "/chat/completions", body)
+        events = _Events(self, "/chat/completions", model, body)
         return self._threaded(events, lambda cancel: self._chat_chunks(
-            events, cancel, model, messages, tools, tool_choice))
+            events, cancel, messages, tools, tool_choice))
 
     def complete(
         self, model: str, prompt: str, config: GenerationConfig
     ) -> AsyncIterator[Chunk]:
         """The continuation of a raw `prompt`, read on a thread of its own."""
-        events = _Events(self, "/completions", lambda: {
+        events = _Events(self, "/completions", model, lambda: {
             "model": model, "prompt": prompt, "stream": True,
             "stream_options": {"include_usage": True}, **self._params(config)})
         return self._threaded(events, lambda cancel: self._completion_chunks(
-            events, cancel, model, prompt))
+            events, cancel, prompt))
 
     def _threaded(self, events: _Events,
                   produce: Callable[[threading.Event], Iterator[Chunk]]) -> AsyncIterator[Chunk]:
@@ -323,15 +323,15 @@ class OpenAIBackend(Backend):
                         every=HANDOVER_S, local=False, interrupt=events.interrupt)
 
     def _chat_chunks(
-        self, events: _Events, cancel: threading.Event, model: str,
-        messages: Sequence[Message], tools: Sequence[Tool], tool_choice: str,
+        self, events: _Events, cancel: threading.Event, messages: Sequence[Message],
+        tools: Sequence[Tool], tool_choice: str,
     ) -> Iterator[Chunk]:
-        events.open(model, tools=bool(tools))
+        events.open(tools=bool(tools))
         finish: FinishReason | None = None
         usage: Usage | None = None
         counted = 0
         calls = ToolCallAssembler()
-        for event in events.read(cancel, model):
+        for event in events.read(cancel):
             usage, choices = self._event_parts(event, usage)
             for choice in choices:
                 delta = _field(choice, "delta")
@@ -365,13 +365,13 @@ class OpenAIBackend(Backend):
                                    f"for (tool_choice {tool_choice}); it may not support tools")
         yield Chunk(done=True, finish_reason=finish, usage=usage)
 
-    def _completion_chunks(self, events: _Events, cancel: threading.Event, model: str,
+    def _completion_chunks(self, events: _Events, cancel: threading.Event,
                            prompt: str) -> Iterator[Chunk]:
-        events.open(model)
+        events.open()
         finish: FinishReason | None = None
         usage: Usage | None = None
         counted = 0
-        for event in events.read(cancel, model):
+        for event in events.read(cancel):
             usage, choices = self._event_parts(event, usage)
             for choice in choices:
                 text = self._text(_field(choice, "text"), "a completion piece")
@@ -481,14 +481,15 @@ class _Events:
     codes.
     """
 
-    def __init__(self, backend: OpenAIBackend, path: str,
+    def __init__(self, backend: OpenAIBackend, path: str, model: str,
                  body: Callable[[], dict[str, Any]]) -> None:
         self._backend = backend
         self._path = path
+        self._model = model
         self._body = body
         self._response: openai.Stream[object] | None = None
 
-    def open(self, model: str, *, tools: bool = False) -> None:
+    def open(self, *, tools: bool = False) -> None:
         """Send the request (on the stream's thread: the body may hold encoded images);
         failures are `EngineError`s (`ToolsUnsupported` when a server refused `tools`)."""
         backend = self._backend
@@ -500,9 +501,9 @@ class _Events:
                 stream_cls=openai.Stream[object])
         except Exception as exc:
             raise (backend._tools_error(exc) if tools else None) or backend.map_error(
-                exc, model) from exc
+                exc, self._model) from exc
 
-    def read(self, cancel: threading.Event, model: str) -> Iterator[object]:
+    def read(self, cancel: threading.Event) -> Iterator[object]:
         """The events, until the server ends the stream or `cancel` is set; the response is
         closed after them. Failures are `EngineError`s."""
         assert self._response is not None, "open() first"
@@ -511,11 +512,9 @@ class _Events:
                 if cancel.is_set():
                     return
                 yield event
-        except EngineError:
-            raise
         except Exception as exc:
             if not cancel.is_set():  # else: `interrupt` cut the connection, as asked
-                raise self._backend.map_error(exc, model) from exc
+                raise self._backend.map_error(exc, self._model) from exc
         finally:
             self._response.close()
 
