@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..service import TurnDelta, TurnFinished, TurnNotice, TurnStarted
 from ..service.compare import CompareRun
+from .garbage import IdleCollector
 from .turns import USER_ERRORS, Notify, TurnPresenter
 from .widgets.chat_log import ChatLog
 from .widgets.compare_view import CompareView
@@ -17,8 +18,9 @@ class ComparePresenter(TurnPresenter):
 
     def __init__(self, log: ChatLog, status: StatusBar, notify: Notify,
                  shown_session: Callable[[], str | None],
-                 on_started: Callable[[], object]) -> None:
-        super().__init__(log, status, notify, shown_session, on_started)
+                 on_started: Callable[[], object],
+                 collector: IdleCollector | None = None) -> None:
+        super().__init__(log, status, notify, shown_session, on_started, collector)
         self.compares: dict[str, CompareRun] = {}
 
     def is_streaming(self, session_id: str | None) -> bool:
@@ -49,6 +51,7 @@ class ComparePresenter(TurnPresenter):
         self.compares[run.session_id] = run
         view: CompareView | None = None
         started = False
+        self._streaming(True)
         try:
             async for tagged in run.events():
                 if not started:
@@ -74,3 +77,4 @@ class ComparePresenter(TurnPresenter):
         finally:
             self.compares.pop(run.session_id, None)
             self.status.stream_ended(None)
+            self._streaming(False)

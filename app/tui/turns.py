@@ -25,6 +25,7 @@ from ..service import (
     TurnStarted,
     TurnToolResult,
 )
+from .garbage import IdleCollector
 from .widgets.chat_log import ChatLog
 from .widgets.message_view import MessageView
 from .widgets.status_bar import StatusBar
@@ -49,12 +50,15 @@ class TurnPresenter:
 
     def __init__(self, log: ChatLog, status: StatusBar, notify: Notify,
                  shown_session: Callable[[], str | None],
-                 on_started: Callable[[], object]) -> None:
+                 on_started: Callable[[], object],
+                 collector: IdleCollector | None = None) -> None:
         self.log = log
         self.status = status
         self.notify = notify
         self.shown_session = shown_session
         self.on_started = on_started
+        self.collector = collector
+        """Collects the garbage collector's older generations once nothing streams."""
         self.active: dict[str, ActiveTurn] = {}
 
     def is_streaming(self, session_id: str | None) -> bool:
@@ -79,6 +83,7 @@ class TurnPresenter:
         """Stream one turn into the chat (run it in a worker)."""
         session_id = run.session_id
         turn = self.active[session_id] = ActiveTurn(run)
+        self._streaming(True)
         try:
             async for event in run.events():
                 if isinstance(event, TurnDelta):
@@ -114,3 +119,8 @@ class TurnPresenter:
             self.notify(" ".join(str(exc).split()), "error")
         finally:
             self.active.pop(session_id, None)
+            self._streaming(False)
+
+    def _streaming(self, started: bool) -> None:
+        if self.collector is not None:
+            (self.collector.started if started else self.collector.ended)()

@@ -33,6 +33,7 @@ from ..alternatives import AlternativeActions
 from ..attachments import ChatAttachments
 from ..compare import ComparePresenter
 from ..frame_pacing import FramePacer
+from ..garbage import IdleCollector
 from ..screen_compat import pace_screen_updates
 from ..sessions import SessionActions
 from ..slash_commands import SlashCommands
@@ -154,10 +155,13 @@ class ChatScreen(SessionActions, SlashCommands, AlternativeActions, Screen[None]
         self._say(" ".join(str(exc).split()), "error")
 
     def on_mount(self) -> None:
+        self.collector = IdleCollector(self.set_timer)
         self.turns = TurnPresenter(self.log_view, self.status, self._say,
-                                   lambda: self.session_id, self.refresh_sidebar)
+                                   lambda: self.session_id, self.refresh_sidebar,
+                                   self.collector)
         self.compares = ComparePresenter(self.log_view, self.status, self._say,
-                                         lambda: self.session_id, self.refresh_sidebar)
+                                         lambda: self.session_id, self.refresh_sidebar,
+                                         self.collector)
         self.status.profile = self.profile
         self.status.model_ref = self.service.default_model
         self.prompt.focus()
