@@ -71,6 +71,10 @@ class FramePacer:
         """The person pressed a key, clicked, scrolled or pasted."""
         self._input = self._clock()
 
+    def since_input(self) -> float:
+        """Seconds since the person last pressed a key, clicked, scrolled or pasted."""
+        return self._clock() - self._input
+
     def drew(self) -> None:
         """A frame is being drawn now."""
         self._frame = self._clock()

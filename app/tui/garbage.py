@@ -10,12 +10,13 @@ worst lag took that on top. Every 5,000 allocations, each young collection takes
 (about 100 ms a 3,000-token answer in all, less than before: fewer objects, still in the
 CPU's caches), and the middle generation — 120-190 ms a pass once the stream has promoted
 hundreds of thousands of objects to it — is left to the moments when the chat is idle:
-`IdleCollector` collects it a second after the last answer ends, and the whole heap every
-`FULL_EVERY` times. bench/tui_terminal.py `--reps 5`, 300 tok/s, medians in one run against
-(100,000, 50, 100): worst lag 0.146 s (0.131-0.154) against 0.284 (0.132-0.341), CPU 0.96
-against 0.99 s per 1,000 tokens; no event-loop callback over 30 ms during the stream (75-205
-ms before, each a collection). Not collecting at all while an answer streams measured worse:
-8% more CPU (fresh memory rather than reused) and a 0.4 s stall collecting at its end.
+`IdleCollector` collects it once no answer has streamed and no key was pressed for a second,
+and the whole heap every `FULL_EVERY` times. bench/tui_terminal.py `--reps 5`, 300 tok/s,
+medians in one run against (100,000, 50, 100): worst lag 0.146 s (0.131-0.154) against 0.284
+(0.132-0.341), CPU 0.96 against 0.99 s per 1,000 tokens; no event-loop callback over 30 ms
+during the stream (75-205 ms before, each a collection). Not collecting at all while an answer
+streams measured worse: 8% more CPU (fresh memory rather than reused) and a 0.4 s stall
+collecting at its end.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ GC_THRESHOLDS: Final = (5_000, 2_000, 100)
 """Young collections every 5,000 net allocations; the older generations almost never on their
 own (10 million allocations), `IdleCollector` collects them."""
 IDLE_S: Final = 1.0
-"""The older generations are collected this long after the last answer ended."""
+"""The older generations are collected once the chat has been quiet this long (no answer
+streaming, no key, click or scroll)."""
 FULL_EVERY: Final = 10
 """Every this many idle collections, the whole heap is collected (otherwise the middle
 generation only)."""
@@ -39,13 +41,17 @@ Textual widget's `set_timer`)."""
 
 
 class IdleCollector:
-    """Collects the older generations once no answer has streamed for `delay` seconds."""
+    """Collects the older generations once no answer has streamed, and the person has not
+    typed, clicked or scrolled (`since_input`: seconds since they last did), for `delay`
+    seconds: a pass takes 0.2-0.4 s of the event loop."""
 
     def __init__(self, schedule: Schedule, *, delay: float = IDLE_S,
+                 since_input: Callable[[], float] = lambda: float("inf"),
                  full_every: int = FULL_EVERY,
                  collect: Callable[[int], int] = gc.collect) -> None:
         self._schedule = schedule
         self._delay = delay
+        self._since_input = since_input
         self._full_every = full_every
         self._collect = collect
         self._streaming = 0
@@ -73,6 +79,10 @@ class IdleCollector:
     def _idle(self, spell: int) -> None:
         if self._streaming or spell != self._quiet_since:
             return  # another answer started since
+        typing = self._delay - self._since_input()
+        if typing > 0:  # they are typing: once they have paused as long
+            self._schedule(typing, lambda: self._idle(spell))
+            return
         self.collect()
 
     def collect(self) -> int:

@@ -85,6 +85,22 @@ def test_nothing_is_collected_while_an_answer_streams() -> None:
     assert generations == [1]
 
 
+def test_no_collection_while_the_person_types() -> None:
+    timers = Timers()
+    generations: list[int] = []
+    typed_ago = [0.25]
+    collector = IdleCollector(timers, since_input=lambda: typed_ago[0],
+                              collect=recorder(generations))
+    collector.started()
+    collector.ended()
+    timers.fire()  # a second after the answer: they typed a quarter of a second ago
+    assert generations == []
+    assert [delay for delay, _ in timers.pending] == [IDLE_S - 0.25]
+    typed_ago[0] = IDLE_S
+    timers.fire()
+    assert generations == [1]
+
+
 def test_the_whole_heap_every_few_idle_collections() -> None:
     generations: list[int] = []
     collector = IdleCollector(Timers(), full_every=3,

@@ -155,7 +155,7 @@ class ChatScreen(SessionActions, SlashCommands, AlternativeActions, Screen[None]
         self._say(" ".join(str(exc).split()), "error")
 
     def on_mount(self) -> None:
-        self.collector = IdleCollector(self.set_timer)
+        self.collector = IdleCollector(self.set_timer, since_input=self.pacer.since_input)
         self.turns = TurnPresenter(self.log_view, self.status, self._say,
                                    lambda: self.session_id, self.refresh_sidebar,
                                    self.collector)
