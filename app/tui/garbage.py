@@ -8,15 +8,17 @@ lag 0.46 s). Collecting the young generation only every 100,000 allocations fixe
 each collection then stopped the loop for 25-105 ms, every ~3 s at 300 tok/s: the screen's
 worst lag took that on top. Every 5,000 allocations, each young collection takes 1-4 ms
 (about 100 ms a 3,000-token answer in all, less than before: fewer objects, still in the
-CPU's caches), and the middle generation — 120-190 ms a pass once the stream has promoted
-hundreds of thousands of objects to it — is left to the moments when the chat is idle:
-`IdleCollector` collects it once no answer has streamed and no key was pressed for a second,
-and the whole heap every `FULL_EVERY` times. bench/tui_terminal.py `--reps 5`, 300 tok/s,
-medians in one run against (100,000, 50, 100): worst lag 0.146 s (0.131-0.154) against 0.284
-(0.132-0.341), CPU 0.96 against 0.99 s per 1,000 tokens; no event-loop callback over 30 ms
-during the stream (75-205 ms before, each a collection). Not collecting at all while an answer
-streams measured worse: 8% more CPU (fresh memory rather than reused) and a 0.4 s stall
-collecting at its end.
+CPU's caches), and the older generations are left to the moments when the chat is idle:
+`IdleCollector` collects the middle one once no answer has streamed and no key was pressed for
+a second, and the whole heap every `FULL_EVERY` times. (A 3,000-token answer leaves ~100,000
+unreachable objects there, mostly Textual's strips with the caches around them and the widgets
+of the answer's live tail; a pass takes about 0.2 s, over the whole heap 0.4 s.)
+
+bench/tui_terminal.py `--reps 5`, 300 tok/s, medians in one run against (100,000, 50, 100):
+worst lag 0.146 s (0.131-0.154) against 0.284 (0.132-0.341), CPU 0.96 against 0.99 s per 1,000
+tokens; no event-loop callback over 30 ms during the stream (75-205 ms before, each a
+collection). Not collecting at all while an answer streams measured worse: 8% more CPU (fresh
+memory rather than reused) and a 0.4 s stall collecting at its end.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class IdleCollector:
         self._full_every = full_every
         self._collect = collect
         self._streaming = 0
-        self._quiet_since = 0  # bumped by every start: a timer of an older quiet spell is void
+        self._starts = 0  # a timer set before the latest start is void
         self.collections = 0
         """Idle collections so far."""
 
@@ -67,21 +69,21 @@ class IdleCollector:
     def started(self) -> None:
         """An answer started streaming: nothing is collected until it ends."""
         self._streaming += 1
-        self._quiet_since += 1
+        self._starts += 1
 
     def ended(self) -> None:
         """An answer ended: once none has streamed for `delay` seconds, collect."""
         self._streaming = max(0, self._streaming - 1)
         if self._streaming == 0:
-            spell = self._quiet_since
-            self._schedule(self._delay, lambda: self._idle(spell))
+            starts = self._starts
+            self._schedule(self._delay, lambda: self._idle(starts))
 
-    def _idle(self, spell: int) -> None:
-        if self._streaming or spell != self._quiet_since:
+    def _idle(self, starts: int) -> None:
+        if self._streaming or starts != self._starts:
             return  # another answer started since
         typing = self._delay - self._since_input()
         if typing > 0:  # they are typing: once they have paused as long
-            self._schedule(typing, lambda: self._idle(spell))
+            self._schedule(typing, lambda: self._idle(starts))
             return
         self.collect()
 
