@@ -7,6 +7,7 @@ import functools
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -36,6 +37,35 @@ def _check_header(path: Path) -> None:
         raise CorruptDatabaseError(
             f"{path} is not a SQLite database (or is corrupt); it was left unchanged"
         )
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Put the database in write-ahead-log mode (a setting of the file, kept once made).
+
+    Switching needs the file to itself, and SQLite does not wait for that (the busy timeout does
+    not apply): a second process opening the same new profile at that moment (two tabs of
+    `talu-chat web`, the TUI and an `ask`) failed at once with "database is locked", half the
+    time with two. So the switch is retried until `busy_timeout`; a file already in WAL mode
+    (every later start) is only read.
+    """
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    message = str(error)
+    return "locked" in message or "busy" in message
 
 
 def _recorded_migrations(conn: sqlite3.Connection) -> list[str]:
@@ -128,7 +158,7 @@ class StoreBase:
             check_known(recorded, path)
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn, busy_timeout)
             # In WAL mode NORMAL is safe against application crashes; only an OS crash or
             # power cut can lose the last commits, never corrupt the file.
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -225,7 +255,7 @@ class StoreBase:
     def _translate(self, error: sqlite3.OperationalError) -> Exception:
         """Turn the SQLite failures a person can meet into one-line storage errors."""
         message = str(error)
-        if "locked" in message or "busy" in message:
+        if _is_busy(error):
             return DatabaseBusyError(
                 f"the database {self.path} stayed locked by another process for more "
                 f"than {self.busy_timeout:g} s"
