@@ -35,24 +35,23 @@ print("ok")
 """
 
 
-def test_two_processes_append_to_one_session(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    with Store.open(path) as store:
-        session_id = store.create_session(title="shared").id
+def run_together(script: str, argvs: list[list[str]]) -> list[str]:
+    """Start one process per argv running `script`; once every one says "ready", let them
+    all go at one moment; return their outputs (each must exit 0)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(path), session_id, name, str(APPENDS)],
+            [sys.executable, "-c", script, *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
-        for name in ("alpha", "beta")
+        for argv in argvs
     ]
     for worker in workers:
         assert worker.stdout is not None
@@ -61,10 +60,21 @@ def test_two_processes_append_to_one_session(tmp_path: Path) -> None:
         assert worker.stdin is not None
         worker.stdin.write("go\n")
         worker.stdin.flush()
+    outputs = []
     for worker in workers:
         out, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, err
-        assert out.strip() == "ok"
+        outputs.append(out)
+    return outputs
+
+
+def test_two_processes_append_to_one_session(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    with Store.open(path) as store:
+        session_id = store.create_session(title="shared").id
+    outputs = run_together(WORKER, [[str(path), session_id, name, str(APPENDS)]
+                                    for name in ("alpha", "beta")])
+    assert [out.strip() for out in outputs] == ["ok", "ok"]
 
     with Store.open(path) as store:
         messages = store.get_messages(session_id)
@@ -99,33 +109,9 @@ every other time before it was retried."""
 
 
 def test_processes_creating_one_profile_at_once(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
     for round_ in range(ROUNDS):
         root = tmp_path / str(round_)
-        openers = [
-            subprocess.Popen(
-                [sys.executable, "-c", OPENER, str(root), f"from {index}"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            for index in range(3)
-        ]
-        for opener in openers:  # every one imported and waiting: they open at one moment
-            assert opener.stdout is not None
-            assert opener.stdout.readline().strip() == "ready"
-        for opener in openers:
-            assert opener.stdin is not None
-            opener.stdin.write("go\n")
-            opener.stdin.flush()
-        for opener in openers:
-            out, err = opener.communicate(timeout=120)
-            assert opener.returncode == 0, err
+        run_together(OPENER, [[str(root), f"from {index}"] for index in range(3)])
         with open_profile(root, "fresh") as store:
             titles = sorted(s.title for s in store.list_sessions())
             assert titles == ["from 0", "from 1", "from 2"]
