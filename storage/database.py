@@ -44,9 +44,9 @@ def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
 
     Switching needs the file to itself, and SQLite does not wait for that (the busy timeout does
     not apply): a second process opening the same new profile at that moment (two tabs of
-    `talu-chat web`, the TUI and an `ask`) failed at once with "database is locked", half the
-    time with two. So the switch is retried until `busy_timeout`; a file already in WAL mode
-    (every later start) is only read.
+    `talu-chat web`, the TUI and an `ask`) failed at once with "database is locked" — a quarter
+    to a half of the opens, two processes opening new profiles together. So the switch is
+    retried until `busy_timeout`; a file already in WAL mode (every later start) is only read.
     """
     if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
         return
